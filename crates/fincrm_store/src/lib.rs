@@ -1,1 +1,167 @@
-//! placeholder
+//! fincrm's storage port: what the service layer needs from a database, independent of engine.
+//!
+//! What belongs here: the [`Store`] trait, [`StoreError`], the table layout shared by both
+//! engines ([`tables`]: one column list per table, so SQLite and PostgreSQL write the same rows
+//! from the same records), the row types both adapters read into ([`rows`]), and the
+//! [`conformance`] suite that every adapter must pass.
+//!
+//! What does not: SQL dialects and connection handling (the `fincrm_store_sqlite` and
+//! `fincrm_store_pg` adapters), business rules (the service layer).
+
+pub mod conformance;
+mod error;
+pub mod rows;
+pub mod tables;
+
+pub use error::StoreError;
+pub use tables::{ColumnData, OnConflict, TableBatch, TableSpec};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use fincrm_domain::{Customer, CustomerId, Holding, HoldingId, Interaction, Transaction};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// The result type of every store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The embedded default: one SQLite file in WAL mode.
+    Sqlite,
+    /// The production database.
+    Postgres,
+}
+
+/// Marks a write as one numbered batch of an import source, committed in the same transaction
+/// as its rows: a re-run skips batches already marked, and a killed import never leaves a batch
+/// half written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchMarker {
+    /// What was imported: a digest of the file's content and the record kind.
+    pub source: String,
+    /// Batch number within the source, from 0.
+    pub batch_no: i64,
+    /// Number of source records the batch covered (loaded and rejected).
+    pub records: i64,
+    /// How many of them were loaded.
+    pub loaded: i64,
+}
+
+/// The outcome of one import, kept as a record for operators and auditors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportRunRecord {
+    /// The source (digest and kind) as in [`BatchMarker::source`].
+    pub source: String,
+    /// The file's path or name as given.
+    pub file_name: String,
+    /// Record kind: customers, holdings, transactions, …
+    pub kind: String,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+    /// Records read.
+    pub records: i64,
+    /// Records loaded.
+    pub loaded: i64,
+    /// Records rejected.
+    pub rejected: i64,
+    /// `completed`, or `failed` with the reason in the log (a failed run is retryable).
+    pub status: String,
+}
+
+/// A pair of customers that may be the same party, for review (merge comes later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct DuplicateCandidate {
+    /// The lower customer number of the pair.
+    pub customer_a: String,
+    /// The higher one.
+    pub customer_b: String,
+    /// Why they match: `same_id_number`, `same_uscc` or `same_phone_and_name`.
+    pub reason: String,
+}
+
+/// Row counts of the main tables, for summaries and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct TableCounts {
+    /// Customers.
+    pub customers: i64,
+    /// Holdings.
+    pub holdings: i64,
+    /// Transactions.
+    pub transactions: i64,
+    /// Interactions.
+    pub interactions: i64,
+    /// Relationships.
+    pub relationships: i64,
+    /// Branches.
+    pub branches: i64,
+    /// Staff.
+    pub staff: i64,
+    /// Products.
+    pub products: i64,
+    /// Committed import batches.
+    pub import_batches: i64,
+}
+
+/// What the service layer needs from a database. Both adapters implement it and pass the
+/// [`conformance`] suite, so the same inputs give the same results on SQLite and PostgreSQL.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The engine behind this store.
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Writes table batches in one transaction, together with `marker` when given.
+    ///
+    /// Rows are inserted or, by each table's [`OnConflict`] rule, updated in place or left as
+    /// they are, so writing the same batch twice changes nothing. Returns the rows written.
+    async fn write(&self, marker: Option<&BatchMarker>, batches: &[TableBatch]) -> StoreResult<u64>;
+
+    /// The batch numbers of `source` already committed.
+    async fn committed_batches(&self, source: &str) -> StoreResult<HashSet<i64>>;
+
+    /// Records the outcome of an import run.
+    async fn record_import_run(&self, run: &ImportRunRecord) -> StoreResult<()>;
+
+    /// Which of `ids` are customers in the store.
+    async fn existing_customers(&self, ids: &[&str]) -> StoreResult<HashSet<String>>;
+
+    /// The owner of each of `ids` that is a holding in the store.
+    async fn existing_holdings(&self, ids: &[&str]) -> StoreResult<HashMap<String, String>>;
+
+    /// Finds customers that share an ID number, a credit code, or a phone and name, records new
+    /// pairs as duplicate candidates, and returns how many pairs are recorded in all.
+    async fn detect_duplicates(&self) -> StoreResult<i64>;
+
+    /// Recorded duplicate candidates, ordered by the pair.
+    async fn duplicate_candidates(&self, limit: i64) -> StoreResult<Vec<DuplicateCandidate>>;
+
+    /// One customer.
+    async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>>;
+
+    /// A customer's holdings, ordered by account number.
+    async fn holdings_of(&self, id: &CustomerId) -> StoreResult<Vec<Holding>>;
+
+    /// One holding.
+    async fn holding(&self, id: &HoldingId) -> StoreResult<Option<Holding>>;
+
+    /// A customer's latest transactions, newest first.
+    async fn recent_transactions(&self, id: &CustomerId, limit: i64)
+    -> StoreResult<Vec<Transaction>>;
+
+    /// A customer's latest interactions, newest first.
+    async fn interactions_of(&self, id: &CustomerId, limit: i64)
+    -> StoreResult<Vec<Interaction>>;
+
+    /// Row counts of the main tables.
+    async fn counts(&self) -> StoreResult<TableCounts>;
+
+    /// Checks that the database answers (for health checks).
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,1 +1,360 @@
-//! placeholder
+//! fincrm's embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
+//!
+//! All writes go through a pool of one connection (SQLite has one writer; queueing in the pool is
+//! cheaper than retrying on `SQLITE_BUSY`); reads use a separate pool of readers, which WAL lets
+//! run beside the writer. Bulk writes are multi-row `INSERT … VALUES` statements with upserts,
+//! built from the shared [`fincrm_store::tables`] layout.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use fincrm_domain::{Customer, CustomerId, Holding, HoldingId, Interaction, Transaction};
+use fincrm_store::rows::{
+    CUSTOMER_COLUMNS, CustomerRow, HOLDING_COLUMNS, HoldingRow, INTERACTION_COLUMNS,
+    InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
+};
+use fincrm_store::{
+    Backend, BatchMarker, ColumnData, DuplicateCandidate, ImportRunRecord, OnConflict, Store,
+    StoreResult, TableBatch, TableCounts,
+};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Arguments, AssertSqlSafe, Row};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// SQLite binds at most 32766 parameters per statement; stay well below to keep statements short.
+const MAX_PARAMS_PER_STATEMENT: usize = 8000;
+
+/// The embedded SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path`.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::connect(options).await
+    }
+
+    /// Opens a database from a `sqlite:` URL such as `sqlite://fincrm.db`.
+    pub async fn open_url(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        Self::connect(options).await
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
+        // synchronous=FULL: NORMAL can lose committed transactions on power loss (SECURITY.md F0).
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            // 256 MiB page cache: bulk loads into indexed tables are bound by cache misses.
+            .pragma("cache_size", "-262144")
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true).pragma("cache_size", "-65536"))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+
+    /// The pragmas that make the file durable, as the database reports them (for startup checks
+    /// and tests): journal mode, synchronous level and foreign-key enforcement.
+    pub async fn durability(&self) -> StoreResult<(String, i64, i64)> {
+        let mut conn = self.writer.acquire().await?;
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await?;
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await?;
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await?;
+        Ok((journal, sync, fk))
+    }
+
+    /// Closes both pools, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+fn insert_sql(batch: &TableBatch, rows: usize) -> String {
+    let spec = batch.spec;
+    let cols = spec.columns.join(", ");
+    let tuple = format!("({})", vec!["?"; spec.columns.len()].join(","));
+    let values = vec![tuple.as_str(); rows].join(",");
+    let conflict = match spec.on_conflict {
+        OnConflict::Ignore => "DO NOTHING".to_owned(),
+        OnConflict::Update => {
+            let sets: Vec<String> = spec
+                .columns
+                .iter()
+                .filter(|c| !spec.key.contains(c))
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            format!("DO UPDATE SET {}", sets.join(", "))
+        }
+    };
+    format!(
+        "INSERT INTO {} ({cols}) VALUES {values} ON CONFLICT ({}) {conflict}",
+        spec.name,
+        spec.key.join(", ")
+    )
+}
+
+fn bind_row(args: &mut SqliteArguments, batch: &TableBatch, row: usize) -> StoreResult<()> {
+    for col in &batch.columns {
+        let r = match col {
+            ColumnData::Text(v) => args.add(v[row].clone()),
+            ColumnData::Int(v) => args.add(v[row]),
+            ColumnData::Date(v) => args.add(v[row]),
+            ColumnData::Timestamp(v) => args.add(v[row]),
+        };
+        r.map_err(|e| anyhow::anyhow!("binding a value failed: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn insert_batch(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &TableBatch,
+) -> StoreResult<u64> {
+    let total = batch.rows();
+    let per_statement = (MAX_PARAMS_PER_STATEMENT / batch.spec.columns.len()).max(1);
+    let full_sql = insert_sql(batch, per_statement.min(total));
+    let mut written = 0;
+    let mut start = 0;
+    while start < total {
+        let n = per_statement.min(total - start);
+        let sql = if n == per_statement.min(total) { full_sql.clone() } else { insert_sql(batch, n) };
+        let mut args = SqliteArguments::default();
+        for row in start..start + n {
+            bind_row(&mut args, batch, row)?;
+        }
+        written += sqlx::query_with(AssertSqlSafe(sql), args).execute(&mut *conn).await?.rows_affected();
+        start += n;
+    }
+    Ok(written)
+}
+
+/// Binds a list of keys as one JSON array, so a lookup is one statement however many keys.
+fn json_keys(ids: &[&str]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations")
+            .run(&self.writer)
+            .await
+            .map_err(|e| fincrm_store::StoreError::Other(e.into()))
+    }
+
+    async fn write(&self, marker: Option<&BatchMarker>, batches: &[TableBatch]) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        let mut written = 0;
+        for batch in batches {
+            if batch.spec.on_conflict == OnConflict::Update {
+                let mut deduped = batch.clone();
+                deduped.keep_last_per_key();
+                written += insert_batch(&mut tx, &deduped).await?;
+            } else {
+                written += insert_batch(&mut tx, batch).await?;
+            }
+        }
+        if let Some(m) = marker {
+            sqlx::query(
+                "INSERT INTO import_batch (source, batch_no, records, loaded, committed_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, batch_no) DO NOTHING",
+            )
+            .bind(&m.source)
+            .bind(m.batch_no)
+            .bind(m.records)
+            .bind(m.loaded)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn committed_batches(&self, source: &str) -> StoreResult<HashSet<i64>> {
+        let rows: Vec<i64> = sqlx::query_scalar("SELECT batch_no FROM import_batch WHERE source = ?")
+            .bind(source)
+            .fetch_all(&self.writer)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn record_import_run(&self, run: &ImportRunRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO import_run (source, file_name, kind, started_at, finished_at, records, \
+             loaded, rejected, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&run.source)
+        .bind(&run.file_name)
+        .bind(&run.kind)
+        .bind(run.started_at)
+        .bind(run.finished_at)
+        .bind(run.records)
+        .bind(run.loaded)
+        .bind(run.rejected)
+        .bind(&run.status)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn existing_customers(&self, ids: &[&str]) -> StoreResult<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        // Read on the writer: an import checks references to rows it committed a moment ago.
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT customer_id FROM customer WHERE customer_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json_keys(ids))
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn existing_holdings(&self, ids: &[&str]) -> StoreResult<HashMap<String, String>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(
+            "SELECT holding_id, customer_id FROM holding \
+             WHERE holding_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json_keys(ids))
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn detect_duplicates(&self) -> StoreResult<i64> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO duplicate_candidate (customer_a, customer_b, reason, detected_at) \
+             SELECT a.customer_id, b.customer_id, \
+                    CASE a.id_type WHEN 'uscc' THEN 'same_uscc' ELSE 'same_id_number' END, ?1 \
+               FROM customer a JOIN customer b \
+                 ON a.id_number = b.id_number AND a.id_type = b.id_type \
+                AND a.customer_id < b.customer_id \
+              WHERE a.id_number IS NOT NULL \
+             UNION ALL \
+             SELECT a.customer_id, b.customer_id, 'same_phone_and_name', ?1 \
+               FROM customer a JOIN customer b \
+                 ON a.phone = b.phone AND a.name = b.name AND a.customer_id < b.customer_id \
+              WHERE a.phone IS NOT NULL",
+        )
+        .bind(Utc::now())
+        .execute(&self.writer)
+        .await?;
+        Ok(sqlx::query_scalar("SELECT count(*) FROM duplicate_candidate").fetch_one(&self.writer).await?)
+    }
+
+    async fn duplicate_candidates(&self, limit: i64) -> StoreResult<Vec<DuplicateCandidate>> {
+        Ok(sqlx::query_as(
+            "SELECT customer_a, customer_b, reason FROM duplicate_candidate \
+             ORDER BY customer_a, customer_b, reason LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>> {
+        let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = ?");
+        let row: Option<CustomerRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&self.reader).await?;
+        row.map(Customer::try_from).transpose()
+    }
+
+    async fn holdings_of(&self, id: &CustomerId) -> StoreResult<Vec<Holding>> {
+        let sql = format!(
+            "SELECT {HOLDING_COLUMNS} FROM holding WHERE customer_id = ? ORDER BY holding_id"
+        );
+        let rows: Vec<HoldingRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).fetch_all(&self.reader).await?;
+        rows.into_iter().map(Holding::try_from).collect()
+    }
+
+    async fn holding(&self, id: &HoldingId) -> StoreResult<Option<Holding>> {
+        let sql = format!("SELECT {HOLDING_COLUMNS} FROM holding WHERE holding_id = ?");
+        let row: Option<HoldingRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&self.reader).await?;
+        row.map(Holding::try_from).transpose()
+    }
+
+    async fn recent_transactions(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<Transaction>> {
+        let sql = format!(
+            "SELECT {TRANSACTION_COLUMNS} FROM bank_transaction WHERE customer_id = ? \
+             ORDER BY posted_at DESC, transaction_id DESC LIMIT ?"
+        );
+        let rows: Vec<TransactionRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(Transaction::try_from).collect()
+    }
+
+    async fn interactions_of(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<Interaction>> {
+        let sql = format!(
+            "SELECT {INTERACTION_COLUMNS} FROM interaction WHERE customer_id = ? \
+             ORDER BY occurred_at DESC, interaction_id DESC LIMIT ?"
+        );
+        let rows: Vec<InteractionRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(Interaction::try_from).collect()
+    }
+
+    async fn counts(&self) -> StoreResult<TableCounts> {
+        let row = sqlx::query(
+            "SELECT (SELECT count(*) FROM customer), (SELECT count(*) FROM holding), \
+             (SELECT count(*) FROM bank_transaction), (SELECT count(*) FROM interaction), \
+             (SELECT count(*) FROM relationship), (SELECT count(*) FROM branch), \
+             (SELECT count(*) FROM staff), (SELECT count(*) FROM product), \
+             (SELECT count(*) FROM import_batch)",
+        )
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(TableCounts {
+            customers: row.try_get(0)?,
+            holdings: row.try_get(1)?,
+            transactions: row.try_get(2)?,
+            interactions: row.try_get(3)?,
+            relationships: row.try_get(4)?,
+            branches: row.try_get(5)?,
+            staff: row.try_get(6)?,
+            products: row.try_get(7)?,
+            import_batches: row.try_get(8)?,
+        })
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,327 @@
+//! k-means clustering with k-means++ seeding, restarts, z-scored features and the silhouette
+//! score, all deterministic given a seed.
+//!
+//! Input is a row-major matrix (`n × d` values). Features are standardised to zero mean and unit
+//! variance first (constant features are left at 0); centroids are returned in the standardised
+//! space together with the means and standard deviations used. The silhouette score is exact
+//! (O(n²)) for n ≤ [`SILHOUETTE_EXACT_MAX`] and otherwise computed on a seeded sample of that many
+//! points against each other, as scikit-learn's `sample_size`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::AnalyticsError;
+
+/// Largest n for which the silhouette score is exact rather than sampled.
+pub const SILHOUETTE_EXACT_MAX: usize = 5_000;
+
+/// SplitMix64, a tiny seeded pseudo-random generator (Steele, Lea & Flood 2014).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1_u64 << 53) as f64)
+    }
+
+    /// Uniform index in 0..n (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_f64() * n as f64) as usize).min(n - 1)
+    }
+}
+
+/// k-means settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KMeansConfig {
+    /// Number of clusters.
+    pub k: usize,
+    /// Number of k-means++ restarts; the run with the lowest inertia wins.
+    pub n_init: usize,
+    /// Maximum Lloyd iterations per restart.
+    pub max_iter: usize,
+    /// Stop when no centroid moves more than this (squared, standardised units).
+    pub tol: f64,
+    /// Seed of the random generator.
+    pub seed: u64,
+}
+
+impl Default for KMeansConfig {
+    fn default() -> Self {
+        Self {
+            k: 8,
+            n_init: 4,
+            max_iter: 300,
+            tol: 1e-8,
+            seed: 42,
+        }
+    }
+}
+
+/// A k-means clustering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KMeansResult {
+    /// Cluster of each row.
+    pub labels: Vec<u32>,
+    /// Centroids in standardised units, row-major `k × d`.
+    pub centroids: Vec<f64>,
+    /// Feature means used for standardisation.
+    pub means: Vec<f64>,
+    /// Feature standard deviations used for standardisation (1 for constant features).
+    pub std_devs: Vec<f64>,
+    /// Sum of squared distances to the assigned centroid (standardised units).
+    pub inertia: f64,
+    /// Lloyd iterations of the winning restart.
+    pub iterations: usize,
+}
+
+fn dist2(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Z-scores the columns of a row-major matrix; returns (data, means, std devs).
+pub fn standardize(data: &[f64], d: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let n = data.len() / d.max(1);
+    let mut means = vec![0.0; d];
+    let mut sds = vec![0.0; d];
+    for row in data.chunks_exact(d) {
+        for j in 0..d {
+            means[j] += row[j];
+        }
+    }
+    means.iter_mut().for_each(|m| *m /= n.max(1) as f64);
+    for row in data.chunks_exact(d) {
+        for j in 0..d {
+            sds[j] += (row[j] - means[j]).powi(2);
+        }
+    }
+    for s in &mut sds {
+        *s = (*s / n.max(1) as f64).sqrt();
+        if *s <= 0.0 || !s.is_finite() {
+            *s = 1.0;
+        }
+    }
+    let z = data
+        .chunks_exact(d)
+        .flat_map(|row| (0..d).map(|j| (row[j] - means[j]) / sds[j]).collect::<Vec<_>>())
+        .collect();
+    (z, means, sds)
+}
+
+fn seed_plus_plus(z: &[f64], d: usize, k: usize, rng: &mut SplitMix64) -> Vec<f64> {
+    let n = z.len() / d;
+    let mut centroids = Vec::with_capacity(k * d);
+    let first = rng.below(n);
+    centroids.extend_from_slice(&z[first * d..(first + 1) * d]);
+    let mut best: Vec<f64> = z.chunks_exact(d).map(|p| dist2(p, &centroids[..d])).collect();
+    for _ in 1..k {
+        let total: f64 = best.iter().sum();
+        let pick = if total > 0.0 {
+            let mut target = rng.next_f64() * total;
+            let mut idx = n - 1;
+            for (i, &b) in best.iter().enumerate() {
+                target -= b;
+                if target < 0.0 {
+                    idx = i;
+                    break;
+                }
+            }
+            idx
+        } else {
+            rng.below(n)
+        };
+        let c = z[pick * d..(pick + 1) * d].to_vec();
+        for (b, p) in best.iter_mut().zip(z.chunks_exact(d)) {
+            *b = b.min(dist2(p, &c));
+        }
+        centroids.extend_from_slice(&c);
+    }
+    centroids
+}
+
+fn lloyd(
+    z: &[f64],
+    d: usize,
+    k: usize,
+    mut centroids: Vec<f64>,
+    cfg: &KMeansConfig,
+) -> (Vec<u32>, Vec<f64>, f64, usize) {
+    let n = z.len() / d;
+    let mut labels = vec![0_u32; n];
+    let mut sums = vec![0.0; k * d];
+    let mut counts = vec![0_usize; k];
+    let mut iterations = 0;
+    loop {
+        iterations += 1;
+        for (l, p) in labels.iter_mut().zip(z.chunks_exact(d)) {
+            let (mut bi, mut bd) = (0, f64::INFINITY);
+            for (c, cen) in centroids.chunks_exact(d).enumerate() {
+                let dd = dist2(p, cen);
+                if dd < bd {
+                    (bi, bd) = (c, dd);
+                }
+            }
+            *l = u32::try_from(bi).unwrap_or(u32::MAX);
+        }
+        sums.iter_mut().for_each(|s| *s = 0.0);
+        counts.iter_mut().for_each(|c| *c = 0);
+        for (&l, p) in labels.iter().zip(z.chunks_exact(d)) {
+            counts[l as usize] += 1;
+            for j in 0..d {
+                sums[l as usize * d + j] += p[j];
+            }
+        }
+        let mut shift: f64 = 0.0;
+        for c in 0..k {
+            if counts[c] == 0 {
+                continue; // An empty cluster keeps its centroid.
+            }
+            let new: Vec<f64> = (0..d).map(|j| sums[c * d + j] / counts[c] as f64).collect();
+            shift = shift.max(dist2(&new, &centroids[c * d..(c + 1) * d]));
+            centroids[c * d..(c + 1) * d].copy_from_slice(&new);
+        }
+        if shift <= cfg.tol || iterations >= cfg.max_iter {
+            break;
+        }
+    }
+    let inertia = labels
+        .iter()
+        .zip(z.chunks_exact(d))
+        .map(|(&l, p)| dist2(p, &centroids[l as usize * d..(l as usize + 1) * d]))
+        .sum();
+    (labels, centroids, inertia, iterations)
+}
+
+/// Clusters the rows of a row-major `n × d` matrix after z-scoring its columns.
+pub fn kmeans(data: &[f64], d: usize, config: &KMeansConfig) -> Result<KMeansResult, AnalyticsError> {
+    if d == 0 || data.len() % d != 0 {
+        return Err(AnalyticsError::invalid("data", "length is not a multiple of d"));
+    }
+    if data.iter().any(|v| !v.is_finite()) {
+        return Err(AnalyticsError::invalid("data", "contains a non-finite value"));
+    }
+    let n = data.len() / d;
+    if config.k == 0 || config.k > n {
+        return Err(AnalyticsError::invalid("k", format!("must be in 1..={n}")));
+    }
+    let (z, means, std_devs) = standardize(data, d);
+    let mut rng = SplitMix64::new(config.seed);
+    let mut best: Option<(Vec<u32>, Vec<f64>, f64, usize)> = None;
+    for _ in 0..config.n_init.max(1) {
+        let seeds = seed_plus_plus(&z, d, config.k, &mut rng);
+        let run = lloyd(&z, d, config.k, seeds, config);
+        if best.as_ref().is_none_or(|b| run.2 < b.2) {
+            best = Some(run);
+        }
+    }
+    let (labels, centroids, inertia, iterations) =
+        best.ok_or_else(|| AnalyticsError::FitFailed("no k-means run".into()))?;
+    Ok(KMeansResult {
+        labels,
+        centroids,
+        means,
+        std_devs,
+        inertia,
+        iterations,
+    })
+}
+
+/// Mean silhouette score of a labelling of row-major `n × d` points (use the same standardised
+/// space as the clustering); exact up to [`SILHOUETTE_EXACT_MAX`] points, sampled above.
+///
+/// Points in singleton clusters score 0 (scikit-learn's convention); returns NaN with fewer
+/// than two clusters.
+pub fn silhouette_score(points: &[f64], d: usize, labels: &[u32], seed: u64) -> f64 {
+    let n = labels.len();
+    if d == 0 || points.len() != n * d {
+        return f64::NAN;
+    }
+    let idx: Vec<usize> = if n <= SILHOUETTE_EXACT_MAX {
+        (0..n).collect()
+    } else {
+        // Partial Fisher-Yates: a uniform sample without replacement.
+        let mut all: Vec<usize> = (0..n).collect();
+        let mut rng = SplitMix64::new(seed);
+        for i in 0..SILHOUETTE_EXACT_MAX {
+            let j = i + rng.below(n - i);
+            all.swap(i, j);
+        }
+        all.truncate(SILHOUETTE_EXACT_MAX);
+        all
+    };
+    let k = idx.iter().map(|&i| labels[i] as usize + 1).max().unwrap_or(0);
+    let mut sizes = vec![0_usize; k];
+    for &i in &idx {
+        sizes[labels[i] as usize] += 1;
+    }
+    if sizes.iter().filter(|&&s| s > 0).count() < 2 {
+        return f64::NAN;
+    }
+    let mut sums = vec![0.0; k];
+    let mut total = 0.0;
+    for &i in &idx {
+        sums.iter_mut().for_each(|s| *s = 0.0);
+        let p = &points[i * d..(i + 1) * d];
+        for &j in &idx {
+            sums[labels[j] as usize] += dist2(p, &points[j * d..(j + 1) * d]).sqrt();
+        }
+        let own = labels[i] as usize;
+        if sizes[own] <= 1 {
+            continue;
+        }
+        let a = sums[own] / (sizes[own] - 1) as f64;
+        let b = (0..k)
+            .filter(|&c| c != own && sizes[c] > 0)
+            .map(|c| sums[c] / sizes[c] as f64)
+            .fold(f64::INFINITY, f64::min);
+        total += (b - a) / a.max(b);
+    }
+    total / idx.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blobs() -> Vec<f64> {
+        let mut rng = SplitMix64::new(7);
+        let mut v = Vec::new();
+        for c in [(0.0, 0.0), (10.0, 10.0), (0.0, 10.0)] {
+            for _ in 0..100 {
+                v.push(c.0 + rng.next_f64());
+                v.push(c.1 + rng.next_f64());
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn separated_blobs_are_recovered_with_a_high_silhouette() {
+        let data = blobs();
+        let cfg = KMeansConfig {
+            k: 3,
+            ..KMeansConfig::default()
+        };
+        let res = kmeans(&data, 2, &cfg).unwrap();
+        for b in 0..3 {
+            let l = res.labels[b * 100];
+            assert!(res.labels[b * 100..(b + 1) * 100].iter().all(|&x| x == l));
+        }
+        let (z, _, _) = standardize(&data, 2);
+        assert!(silhouette_score(&z, 2, &res.labels, 1) > 0.9);
+        assert_eq!(kmeans(&data, 2, &cfg).unwrap(), res, "deterministic");
+    }
+}

@@ -1,0 +1,477 @@
+//! The layout of every table fincrm writes in bulk, shared by both engines.
+//!
+//! A slice of domain records becomes a [`TableBatch`]: one typed column per table column, in the
+//! order of [`TableSpec::columns`]. Each adapter turns a batch into its own SQL (multi-row
+//! `VALUES` on SQLite, `UNNEST` of arrays on PostgreSQL), so the mapping from domain to columns
+//! is written once and both engines store the same values.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use fincrm_domain::{
+    Branch, Consent, Coverage, Customer, Holding, Interaction, Product, Relationship, Transaction,
+    User,
+};
+
+/// What a write does when a row with the same key exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Keep the stored row (immutable facts: transactions, interactions).
+    Ignore,
+    /// Overwrite the non-key columns (facts that a newer extract corrects: customers, balances).
+    Update,
+}
+
+/// A table's name, columns, key and conflict rule.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TableSpec {
+    /// Table name.
+    pub name: &'static str,
+    /// Columns written, in order.
+    pub columns: &'static [&'static str],
+    /// The key columns (a prefix or subset of `columns`) that identify a row.
+    pub key: &'static [&'static str],
+    /// What happens when the key exists.
+    pub on_conflict: OnConflict,
+}
+
+/// One column's values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    /// Text.
+    Text(Vec<Option<String>>),
+    /// 64-bit integers (money in minor units, levels, flags).
+    Int(Vec<Option<i64>>),
+    /// Calendar dates.
+    Date(Vec<Option<NaiveDate>>),
+    /// Instants, stored in UTC.
+    Timestamp(Vec<Option<DateTime<Utc>>>),
+}
+
+impl ColumnData {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(v) => v.len(),
+            Self::Int(v) => v.len(),
+            Self::Date(v) => v.len(),
+            Self::Timestamp(v) => v.len(),
+        }
+    }
+
+    fn key_text(&self, row: usize) -> String {
+        match self {
+            Self::Text(v) => v[row].clone().unwrap_or_default(),
+            Self::Int(v) => v[row].map(|x| x.to_string()).unwrap_or_default(),
+            Self::Date(v) => v[row].map(|x| x.to_string()).unwrap_or_default(),
+            Self::Timestamp(v) => v[row].map(|x| x.to_rfc3339()).unwrap_or_default(),
+        }
+    }
+
+    fn retain_rows(&mut self, keep: &[bool]) {
+        fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut i = 0;
+            v.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+        }
+        match self {
+            Self::Text(v) => retain(v, keep),
+            Self::Int(v) => retain(v, keep),
+            Self::Date(v) => retain(v, keep),
+            Self::Timestamp(v) => retain(v, keep),
+        }
+    }
+
+    /// Whether the column is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Rows of one table in columnar form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableBatch {
+    /// The table.
+    pub spec: &'static TableSpec,
+    /// One entry per column of `spec.columns`.
+    pub columns: Vec<ColumnData>,
+}
+
+impl TableBatch {
+    /// Drops earlier rows whose key repeats later in the batch, so the last version of a row
+    /// wins on every engine (PostgreSQL refuses to update one row twice in one statement).
+    pub fn keep_last_per_key(&mut self) {
+        let key_idx: Vec<usize> = self
+            .spec
+            .key
+            .iter()
+            .filter_map(|k| self.spec.columns.iter().position(|c| c == k))
+            .collect();
+        let rows = self.rows();
+        let mut seen = std::collections::HashSet::with_capacity(rows);
+        let mut keep = vec![false; rows];
+        for r in (0..rows).rev() {
+            let key: Vec<String> = key_idx.iter().map(|&c| self.columns[c].key_text(r)).collect();
+            keep[r] = seen.insert(key);
+        }
+        if keep.iter().all(|k| *k) {
+            return;
+        }
+        for col in &mut self.columns {
+            col.retain_rows(&keep);
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, ColumnData::len)
+    }
+}
+
+fn text<T>(items: &[T], f: impl Fn(&T) -> Option<String>) -> ColumnData {
+    ColumnData::Text(items.iter().map(f).collect())
+}
+fn int<T>(items: &[T], f: impl Fn(&T) -> Option<i64>) -> ColumnData {
+    ColumnData::Int(items.iter().map(f).collect())
+}
+fn date<T>(items: &[T], f: impl Fn(&T) -> Option<NaiveDate>) -> ColumnData {
+    ColumnData::Date(items.iter().map(f).collect())
+}
+fn ts<T>(items: &[T], f: impl Fn(&T) -> Option<DateTime<Utc>>) -> ColumnData {
+    ColumnData::Timestamp(items.iter().map(f).collect())
+}
+fn s(v: &impl ToString) -> Option<String> {
+    Some(v.to_string())
+}
+
+/// `branch`: the organisation tree.
+pub static BRANCH: TableSpec = TableSpec {
+    name: "branch",
+    columns: &["branch_id", "name", "parent_id", "level"],
+    key: &["branch_id"],
+    on_conflict: OnConflict::Update,
+};
+
+/// Branches as a batch.
+pub fn branches(items: &[Branch]) -> TableBatch {
+    TableBatch {
+        spec: &BRANCH,
+        columns: vec![
+            text(items, |b| s(&b.id)),
+            text(items, |b| Some(b.name.clone())),
+            text(items, |b| b.parent.as_ref().map(ToString::to_string)),
+            text(items, |b| s(&b.level)),
+        ],
+    }
+}
+
+/// `staff`: members of staff.
+pub static STAFF: TableSpec = TableSpec {
+    name: "staff",
+    columns: &["user_id", "name", "branch_id", "role"],
+    key: &["user_id"],
+    on_conflict: OnConflict::Update,
+};
+
+/// Staff as a batch.
+pub fn staff(items: &[User]) -> TableBatch {
+    TableBatch {
+        spec: &STAFF,
+        columns: vec![
+            text(items, |u| s(&u.id)),
+            text(items, |u| Some(u.name.clone())),
+            text(items, |u| s(&u.branch_id)),
+            text(items, |u| s(&u.role)),
+        ],
+    }
+}
+
+/// `product`: the catalogue.
+pub static PRODUCT: TableSpec = TableSpec {
+    name: "product",
+    columns: &["product_code", "name", "product_type", "risk_level"],
+    key: &["product_code"],
+    on_conflict: OnConflict::Update,
+};
+
+/// Products as a batch.
+pub fn products(items: &[Product]) -> TableBatch {
+    TableBatch {
+        spec: &PRODUCT,
+        columns: vec![
+            text(items, |p| s(&p.code)),
+            text(items, |p| Some(p.name.clone())),
+            text(items, |p| s(&p.product_type)),
+            int(items, |p| Some(i64::from(p.risk_level.level()))),
+        ],
+    }
+}
+
+/// `customer`: individuals and corporates in one table (the columns that apply to one kind are
+/// null for the other), so search, scope and the 360 view read one row.
+pub static CUSTOMER: TableSpec = TableSpec {
+    name: "customer",
+    columns: &[
+        "customer_id",
+        "kind",
+        "name",
+        "name_latin",
+        "id_type",
+        "id_number",
+        "phone",
+        "email",
+        "address",
+        "branch_id",
+        "primary_rm_id",
+        "risk_tolerance",
+        "opened_on",
+        "status",
+        "gender",
+        "birth_date",
+        "occupation",
+        "ownership",
+        "industry_code",
+        "registered_capital_minor",
+        "registered_capital_currency",
+        "founded_on",
+        "group_parent_id",
+        "tags",
+    ],
+    key: &["customer_id"],
+    on_conflict: OnConflict::Update,
+};
+
+fn ind(c: &Customer) -> Option<&fincrm_domain::IndividualProfile> {
+    c.individual.as_ref()
+}
+fn corp(c: &Customer) -> Option<&fincrm_domain::CorporateProfile> {
+    c.corporate.as_ref()
+}
+
+/// Customers as a batch.
+pub fn customers(items: &[Customer]) -> TableBatch {
+    TableBatch {
+        spec: &CUSTOMER,
+        columns: vec![
+            text(items, |c| s(&c.id)),
+            text(items, |c| s(&c.kind)),
+            text(items, |c| Some(c.name.clone())),
+            text(items, |c| c.name_latin.clone()),
+            text(items, |c| c.document.as_ref().map(|d| d.kind().to_owned())),
+            text(items, |c| c.document.as_ref().map(|d| d.expose().to_owned())),
+            text(items, |c| c.phone.as_ref().map(|p| p.expose().to_owned())),
+            text(items, |c| c.email.clone()),
+            text(items, |c| c.address.clone()),
+            text(items, |c| c.branch_id.as_ref().map(ToString::to_string)),
+            text(items, |c| c.primary_rm.as_ref().map(ToString::to_string)),
+            int(items, |c| c.risk_tolerance.map(|r| i64::from(r.level()))),
+            date(items, |c| c.opened_on),
+            text(items, |c| s(&c.status)),
+            text(items, |c| ind(c).and_then(|i| i.gender).map(|g| g.to_string())),
+            date(items, |c| ind(c).and_then(|i| i.birth_date)),
+            text(items, |c| ind(c).and_then(|i| i.occupation.clone())),
+            text(items, |c| corp(c).and_then(|k| k.ownership).map(|o| o.to_string())),
+            text(items, |c| corp(c).and_then(|k| k.industry_code.clone())),
+            int(items, |c| corp(c).and_then(|k| k.registered_capital).map(|m| m.minor)),
+            text(items, |c| {
+                corp(c).and_then(|k| k.registered_capital).map(|m| m.currency.to_string())
+            }),
+            date(items, |c| corp(c).and_then(|k| k.founded_on)),
+            text(items, |c| corp(c).and_then(|k| k.group_parent.as_ref()).map(ToString::to_string)),
+            text(items, |c| {
+                (!c.tags.is_empty()).then(|| serde_json::to_string(&c.tags).unwrap_or_default())
+            }),
+        ],
+    }
+}
+
+/// `coverage`: which staff cover which customer, in which role.
+pub static COVERAGE: TableSpec = TableSpec {
+    name: "coverage",
+    columns: &["customer_id", "user_id", "role"],
+    key: &["customer_id", "user_id", "role"],
+    on_conflict: OnConflict::Ignore,
+};
+
+/// Coverage lines as a batch.
+pub fn coverage(items: &[Coverage]) -> TableBatch {
+    TableBatch {
+        spec: &COVERAGE,
+        columns: vec![
+            text(items, |c| s(&c.customer_id)),
+            text(items, |c| s(&c.user_id)),
+            text(items, |c| s(&c.role)),
+        ],
+    }
+}
+
+/// `holding`: accounts and contracts. Balances change with every extract, so a re-import updates.
+pub static HOLDING: TableSpec = TableSpec {
+    name: "holding",
+    columns: &[
+        "holding_id",
+        "customer_id",
+        "product_code",
+        "product_type",
+        "balance_minor",
+        "currency",
+        "limit_minor",
+        "opened_on",
+        "matures_on",
+        "status",
+    ],
+    key: &["holding_id"],
+    on_conflict: OnConflict::Update,
+};
+
+/// Holdings as a batch.
+pub fn holdings(items: &[Holding]) -> TableBatch {
+    TableBatch {
+        spec: &HOLDING,
+        columns: vec![
+            text(items, |h| s(&h.id)),
+            text(items, |h| s(&h.customer_id)),
+            text(items, |h| s(&h.product_code)),
+            text(items, |h| s(&h.product_type)),
+            int(items, |h| Some(h.balance.minor)),
+            text(items, |h| s(&h.balance.currency)),
+            int(items, |h| h.limit.map(|m| m.minor)),
+            date(items, |h| h.opened_on),
+            date(items, |h| h.matures_on),
+            text(items, |h| s(&h.status)),
+        ],
+    }
+}
+
+/// `bank_transaction`: posted transactions, immutable once loaded.
+pub static TRANSACTION: TableSpec = TableSpec {
+    name: "bank_transaction",
+    columns: &[
+        "transaction_id",
+        "customer_id",
+        "holding_id",
+        "posted_at",
+        "amount_minor",
+        "currency",
+        "direction",
+        "channel",
+        "counterparty",
+        "kind",
+        "memo",
+    ],
+    key: &["transaction_id"],
+    on_conflict: OnConflict::Ignore,
+};
+
+/// Transactions as a batch.
+pub fn transactions(items: &[Transaction]) -> TableBatch {
+    TableBatch {
+        spec: &TRANSACTION,
+        columns: vec![
+            text(items, |t| s(&t.id)),
+            text(items, |t| s(&t.customer_id)),
+            text(items, |t| s(&t.holding_id)),
+            ts(items, |t| Some(t.at)),
+            int(items, |t| Some(t.amount.minor)),
+            text(items, |t| s(&t.amount.currency)),
+            text(items, |t| s(&t.direction)),
+            text(items, |t| t.channel.clone()),
+            text(items, |t| t.counterparty.clone()),
+            text(items, |t| t.kind.clone()),
+            text(items, |t| t.memo.clone()),
+        ],
+    }
+}
+
+/// `interaction`: the contact timeline, immutable once loaded.
+pub static INTERACTION: TableSpec = TableSpec {
+    name: "interaction",
+    columns: &["interaction_id", "customer_id", "occurred_at", "channel", "kind", "user_id", "content"],
+    key: &["interaction_id"],
+    on_conflict: OnConflict::Ignore,
+};
+
+/// Interactions as a batch.
+pub fn interactions(items: &[Interaction]) -> TableBatch {
+    TableBatch {
+        spec: &INTERACTION,
+        columns: vec![
+            text(items, |i| s(&i.id)),
+            text(items, |i| s(&i.customer_id)),
+            ts(items, |i| Some(i.at)),
+            text(items, |i| s(&i.channel)),
+            text(items, |i| Some(i.kind.clone())),
+            text(items, |i| i.user_id.as_ref().map(ToString::to_string)),
+            text(items, |i| i.content.clone()),
+        ],
+    }
+}
+
+/// `relationship`: household, group, guarantee and ownership links.
+pub static RELATIONSHIP: TableSpec = TableSpec {
+    name: "relationship",
+    columns: &["from_customer_id", "to_customer_id", "kind", "role"],
+    key: &["from_customer_id", "to_customer_id", "kind"],
+    on_conflict: OnConflict::Update,
+};
+
+/// Relationships as a batch.
+pub fn relationships(items: &[Relationship]) -> TableBatch {
+    TableBatch {
+        spec: &RELATIONSHIP,
+        columns: vec![
+            text(items, |r| s(&r.from)),
+            text(items, |r| s(&r.to)),
+            text(items, |r| s(&r.kind)),
+            text(items, |r| r.role.clone()),
+        ],
+    }
+}
+
+/// `consent`: an append-only history; the latest record per purpose and channel is in force.
+pub static CONSENT: TableSpec = TableSpec {
+    name: "consent",
+    columns: &["customer_id", "purpose", "channel", "recorded_at", "granted"],
+    key: &["customer_id", "purpose", "channel", "recorded_at"],
+    on_conflict: OnConflict::Ignore,
+};
+
+/// Consents as a batch; a consent for all channels is stored with channel `all`.
+pub fn consents(items: &[Consent]) -> TableBatch {
+    TableBatch {
+        spec: &CONSENT,
+        columns: vec![
+            text(items, |c| s(&c.customer_id)),
+            text(items, |c| s(&c.purpose)),
+            text(items, |c| Some(c.channel.map_or_else(|| "all".to_owned(), |ch| ch.to_string()))),
+            ts(items, |c| Some(c.at)),
+            int(items, |c| Some(i64::from(c.granted))),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_batch_has_one_column_per_spec_column() {
+        for batch in [
+            branches(&[]),
+            staff(&[]),
+            products(&[]),
+            customers(&[]),
+            coverage(&[]),
+            holdings(&[]),
+            transactions(&[]),
+            interactions(&[]),
+            relationships(&[]),
+            consents(&[]),
+        ] {
+            assert_eq!(batch.columns.len(), batch.spec.columns.len(), "{}", batch.spec.name);
+            for k in batch.spec.key {
+                assert!(batch.spec.columns.contains(k), "{}: key {k}", batch.spec.name);
+            }
+        }
+    }
+}
