@@ -111,9 +111,17 @@ impl BgBbData {
 impl BgBbParams {
     /// Builds parameters, checking that all four are finite and positive.
     pub fn new(alpha: f64, beta: f64, gamma: f64, delta: f64) -> Result<Self, AnalyticsError> {
-        for (name, v) in [("alpha", alpha), ("beta", beta), ("gamma", gamma), ("delta", delta)] {
+        for (name, v) in [
+            ("alpha", alpha),
+            ("beta", beta),
+            ("gamma", gamma),
+            ("delta", delta),
+        ] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(AnalyticsError::invalid(name, format!("{v} is not positive")));
+                return Err(AnalyticsError::invalid(
+                    name,
+                    format!("{v} is not positive"),
+                ));
             }
         }
         Ok(Self {

@@ -11,6 +11,15 @@
 //! ₂F₁(r+x, b+x; a+b+x−1; z) = (1−z)^(a−1−r−x) ₂F₁(a+b−1−r, a−1; a+b+x−1; z), which removes the
 //! (1−z)^(r+x) prefactor and keeps every term O(1) however large x is.
 
+#![expect(
+    clippy::many_single_char_names,
+    reason = "the formulas use the papers' one-letter symbols (r, a, b, x, t, ...)"
+)]
+#![expect(
+    clippy::similar_names,
+    reason = "ln Γ and ψ of the same argument: lg_b / dg_b"
+)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::clv::PurchaseModel;
@@ -50,7 +59,10 @@ impl BgNbdParams {
     pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<Self, AnalyticsError> {
         for (name, v) in [("r", r), ("alpha", alpha), ("a", a), ("b", b)] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(AnalyticsError::invalid(name, format!("{v} is not positive")));
+                return Err(AnalyticsError::invalid(
+                    name,
+                    format!("{v} is not positive"),
+                ));
             }
         }
         Ok(Self { r, alpha, a, b })
@@ -143,8 +155,14 @@ impl BgNbdParams {
     /// Evaluates `f`, averaging a ± 1e-7 when a is within 1e-7 of 1 (a removable singularity).
     fn with_a_away_from_one(&self, f: impl Fn(&Self) -> f64) -> f64 {
         if (self.a - 1.0).abs() < 1e-7 {
-            let lo = Self { a: 1.0 - 1e-7, ..*self };
-            let hi = Self { a: 1.0 + 1e-7, ..*self };
+            let lo = Self {
+                a: 1.0 - 1e-7,
+                ..*self
+            };
+            let hi = Self {
+                a: 1.0 + 1e-7,
+                ..*self
+            };
             0.5 * (f(&lo) + f(&hi))
         } else {
             f(self)
@@ -300,7 +318,11 @@ mod tests {
             let num = (ll_grad(&tp, &data, &mut s, &mut dummy)
                 - ll_grad(&tm, &data, &mut s, &mut dummy))
                 / (2.0 * h);
-            assert!((num - g[j]).abs() < 1e-6 * g[j].abs().max(1.0), "{j}: {num} vs {}", g[j]);
+            assert!(
+                (num - g[j]).abs() < 1e-6 * g[j].abs().max(1.0),
+                "{j}: {num} vs {}",
+                g[j]
+            );
         }
         let p = BgNbdParams::from_array(theta);
         let per: f64 = data

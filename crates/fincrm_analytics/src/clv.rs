@@ -96,7 +96,10 @@ impl ClvConfig {
             ));
         }
         if !(self.periods_per_month.is_finite() && self.periods_per_month > 0.0) {
-            return Err(AnalyticsError::invalid("periods_per_month", "must be positive"));
+            return Err(AnalyticsError::invalid(
+                "periods_per_month",
+                "must be positive",
+            ));
         }
         if !self.margin.is_finite() {
             return Err(AnalyticsError::invalid("margin", "must be finite"));
@@ -155,7 +158,11 @@ pub fn customer_lifetime_values<M: PurchaseModel + ?Sized>(
 ) -> Result<Vec<f64>, AnalyticsError> {
     config.validate()?;
     let n = frequency.len();
-    for (field, len) in [("recency", recency.len()), ("age", age.len()), ("spend", spend.len())] {
+    for (field, len) in [
+        ("recency", recency.len()),
+        ("age", age.len()),
+        ("spend", spend.len()),
+    ] {
         if len != n {
             return Err(AnalyticsError::invalid(
                 field,
@@ -181,8 +188,12 @@ mod tests {
 
     #[test]
     fn weekly_months_follow_the_convention() {
-        assert!((MonthConvention::Lifetimes.periods_per_month(TimeUnit::Week) - 4.345).abs() < 1e-15);
-        assert!((MonthConvention::Days30.periods_per_month(TimeUnit::Week) - 30.0 / 7.0).abs() < 1e-15);
+        assert!(
+            (MonthConvention::Lifetimes.periods_per_month(TimeUnit::Week) - 4.345).abs() < 1e-15
+        );
+        assert!(
+            (MonthConvention::Days30.periods_per_month(TimeUnit::Week) - 30.0 / 7.0).abs() < 1e-15
+        );
         assert!((MonthConvention::Lifetimes.periods_per_month(TimeUnit::Day) - 30.0).abs() < 1e-15);
     }
 }

@@ -6,6 +6,11 @@
 //! value m̄ (the `monetary` of [`crate::summary`]); the likelihood is the density of m̄ given x.
 //! It assumes spend is independent of purchase frequency: check the correlation before use.
 
+#![expect(
+    clippy::many_single_char_names,
+    reason = "the formulas use the papers' one-letter symbols (r, a, b, x, t, ...)"
+)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::optim::{minimize, std_errors};
@@ -52,7 +57,10 @@ impl SpendData {
     /// Keeps the customers with x > 0; their mean repeat spend must be positive and finite.
     pub fn new(frequency: &[u32], monetary: &[f64]) -> Result<Self, AnalyticsError> {
         if monetary.len() != frequency.len() {
-            return Err(AnalyticsError::invalid("monetary", "length differs from frequency"));
+            return Err(AnalyticsError::invalid(
+                "monetary",
+                "length differs from frequency",
+            ));
         }
         let mut rows = Vec::new();
         for (i, (&x, &m)) in frequency.iter().zip(monetary).enumerate() {
@@ -122,7 +130,10 @@ impl GammaGammaParams {
     pub fn new(p: f64, q: f64, v: f64) -> Result<Self, AnalyticsError> {
         for (name, val) in [("p", p), ("q", q), ("v", v)] {
             if !(val.is_finite() && val > 0.0) {
-                return Err(AnalyticsError::invalid(name, format!("{val} is not positive")));
+                return Err(AnalyticsError::invalid(
+                    name,
+                    format!("{val} is not positive"),
+                ));
             }
         }
         Ok(Self { p, q, v })
@@ -133,7 +144,9 @@ impl GammaGammaParams {
         let Self { p, q, v } = *self;
         let xf = f64::from(x);
         let px = p * xf;
-        ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + q * v.ln() + (px - 1.0) * monetary.ln()
+        ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
+            + q * v.ln()
+            + (px - 1.0) * monetary.ln()
             + px * xf.ln()
             - (px + q) * (xf * monetary + v).ln()
     }
@@ -179,7 +192,8 @@ fn ll_grad(theta: &[f64; 3], d: &SpendData, grad: &mut [f64; 3]) -> f64 {
         let px = p * xf;
         let (gw, slm) = (d.group_weight[gi], d.group_sum_w_ln_m[gi]);
         let (dg_pxq, ln_x) = (digamma(px + q), xf.ln());
-        ll += gw * (ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_v + px * ln_x) + (px - 1.0) * slm;
+        ll +=
+            gw * (ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_v + px * ln_x) + (px - 1.0) * slm;
         g[0] += xf * (gw * (dg_pxq - digamma(px) + ln_x) + slm);
         g[1] += gw * (dg_pxq - dg_q + ln_v);
         g[2] += gw * q / v;

@@ -7,6 +7,11 @@
 //! (O(n²)) for n ≤ [`SILHOUETTE_EXACT_MAX`] and otherwise computed on a seeded sample of that many
 //! points against each other, as scikit-learn's `sample_size`.
 
+#![expect(
+    clippy::many_single_char_names,
+    reason = "n points, d features, k clusters, as in the literature"
+)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::AnalyticsError;
@@ -14,7 +19,7 @@ use crate::AnalyticsError;
 /// Largest n for which the silhouette score is exact rather than sampled.
 pub const SILHOUETTE_EXACT_MAX: usize = 5_000;
 
-/// SplitMix64, a tiny seeded pseudo-random generator (Steele, Lea & Flood 2014).
+/// `SplitMix64`, a tiny seeded pseudo-random generator (Steele, Lea & Flood 2014).
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);
 
@@ -38,9 +43,10 @@ impl SplitMix64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1_u64 << 53) as f64)
     }
 
-    /// Uniform index in 0..n (n > 0).
+    /// Index in 0..n (n > 0), uniform up to a modulo bias below n / 2^64.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_f64() * n as f64) as usize).min(n - 1)
+        let n64 = u64::try_from(n).unwrap_or(u64::MAX);
+        usize::try_from(self.next_u64() % n64).unwrap_or(0)
     }
 }
 
@@ -102,7 +108,9 @@ pub fn standardize(data: &[f64], d: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
             means[j] += row[j];
         }
     }
-    means.iter_mut().for_each(|m| *m /= n.max(1) as f64);
+    for m in &mut means {
+        *m /= n.max(1) as f64;
+    }
     for row in data.chunks_exact(d) {
         for j in 0..d {
             sds[j] += (row[j] - means[j]).powi(2);
@@ -116,7 +124,11 @@ pub fn standardize(data: &[f64], d: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     }
     let z = data
         .chunks_exact(d)
-        .flat_map(|row| (0..d).map(|j| (row[j] - means[j]) / sds[j]).collect::<Vec<_>>())
+        .flat_map(|row| {
+            (0..d)
+                .map(|j| (row[j] - means[j]) / sds[j])
+                .collect::<Vec<_>>()
+        })
         .collect();
     (z, means, sds)
 }
@@ -126,7 +138,10 @@ fn seed_plus_plus(z: &[f64], d: usize, k: usize, rng: &mut SplitMix64) -> Vec<f6
     let mut centroids = Vec::with_capacity(k * d);
     let first = rng.below(n);
     centroids.extend_from_slice(&z[first * d..(first + 1) * d]);
-    let mut best: Vec<f64> = z.chunks_exact(d).map(|p| dist2(p, &centroids[..d])).collect();
+    let mut best: Vec<f64> = z
+        .chunks_exact(d)
+        .map(|p| dist2(p, &centroids[..d]))
+        .collect();
     for _ in 1..k {
         let total: f64 = best.iter().sum();
         let pick = if total > 0.0 {
@@ -176,8 +191,8 @@ fn lloyd(
             }
             *l = u32::try_from(bi).unwrap_or(u32::MAX);
         }
-        sums.iter_mut().for_each(|s| *s = 0.0);
-        counts.iter_mut().for_each(|c| *c = 0);
+        sums.fill(0.0);
+        counts.fill(0);
         for (&l, p) in labels.iter().zip(z.chunks_exact(d)) {
             counts[l as usize] += 1;
             for j in 0..d {
@@ -206,12 +221,22 @@ fn lloyd(
 }
 
 /// Clusters the rows of a row-major `n × d` matrix after z-scoring its columns.
-pub fn kmeans(data: &[f64], d: usize, config: &KMeansConfig) -> Result<KMeansResult, AnalyticsError> {
-    if d == 0 || data.len() % d != 0 {
-        return Err(AnalyticsError::invalid("data", "length is not a multiple of d"));
+pub fn kmeans(
+    data: &[f64],
+    d: usize,
+    config: &KMeansConfig,
+) -> Result<KMeansResult, AnalyticsError> {
+    if d == 0 || !data.len().is_multiple_of(d) {
+        return Err(AnalyticsError::invalid(
+            "data",
+            "length is not a multiple of d",
+        ));
     }
     if data.iter().any(|v| !v.is_finite()) {
-        return Err(AnalyticsError::invalid("data", "contains a non-finite value"));
+        return Err(AnalyticsError::invalid(
+            "data",
+            "contains a non-finite value",
+        ));
     }
     let n = data.len() / d;
     if config.k == 0 || config.k > n {
@@ -262,7 +287,11 @@ pub fn silhouette_score(points: &[f64], d: usize, labels: &[u32], seed: u64) -> 
         all.truncate(SILHOUETTE_EXACT_MAX);
         all
     };
-    let k = idx.iter().map(|&i| labels[i] as usize + 1).max().unwrap_or(0);
+    let k = idx
+        .iter()
+        .map(|&i| labels[i] as usize + 1)
+        .max()
+        .unwrap_or(0);
     let mut sizes = vec![0_usize; k];
     for &i in &idx {
         sizes[labels[i] as usize] += 1;
@@ -273,7 +302,7 @@ pub fn silhouette_score(points: &[f64], d: usize, labels: &[u32], seed: u64) -> 
     let mut sums = vec![0.0; k];
     let mut total = 0.0;
     for &i in &idx {
-        sums.iter_mut().for_each(|s| *s = 0.0);
+        sums.fill(0.0);
         let p = &points[i * d..(i + 1) * d];
         for &j in &idx {
             sums[labels[j] as usize] += dist2(p, &points[j * d..(j + 1) * d]).sqrt();

@@ -4,6 +4,15 @@
 //! The models minimise the mean negative log-likelihood over u = ln θ, so every parameter stays
 //! positive and the problem is well scaled.
 
+#![expect(
+    clippy::many_single_char_names,
+    reason = "the usual optimisation symbols (f, g, u, s, y, l)"
+)]
+#![expect(
+    clippy::needless_range_loop,
+    reason = "index loops read like the matrix formulas they implement"
+)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::AnalyticsError;
@@ -150,6 +159,10 @@ fn hessian<const N: usize, F: FnMut(&[f64; N], &mut [f64; N]) -> f64>(
 }
 
 /// Minimises `f` (value and gradient at `u`) from `u0` until max |∇f| ≤ `gtol`.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one BFGS loop and its polish read best in one piece"
+)]
 pub(crate) fn minimize<const N: usize, F>(
     f: F,
     u0: [f64; N],
@@ -344,7 +357,11 @@ mod tests {
             1e-10,
         )
         .unwrap();
-        assert!((m.u[0] - 1.0).abs() < 1e-8 && (m.u[1] - 1.0).abs() < 1e-8, "{:?}", m.u);
+        assert!(
+            (m.u[0] - 1.0).abs() < 1e-8 && (m.u[1] - 1.0).abs() < 1e-8,
+            "{:?}",
+            m.u
+        );
         assert!(m.diagnostics.converged);
     }
 }

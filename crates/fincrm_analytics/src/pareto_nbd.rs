@@ -56,7 +56,10 @@ impl ParetoNbdParams {
     pub fn new(r: f64, alpha: f64, s: f64, beta: f64) -> Result<Self, AnalyticsError> {
         for (name, v) in [("r", r), ("alpha", alpha), ("s", s), ("beta", beta)] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(AnalyticsError::invalid(name, format!("{v} is not positive")));
+                return Err(AnalyticsError::invalid(
+                    name,
+                    format!("{v} is not positive"),
+                ));
             }
         }
         Ok(Self { r, alpha, s, beta })
@@ -87,7 +90,9 @@ impl ParetoNbdParams {
 
     fn a1(&self, x: u32) -> f64 {
         let xf = f64::from(x);
-        ln_gamma(self.r + xf) - ln_gamma(self.r) + self.r * self.alpha.ln() + self.s * self.beta.ln()
+        ln_gamma(self.r + xf) - ln_gamma(self.r)
+            + self.r * self.alpha.ln()
+            + self.s * self.beta.ln()
     }
 
     /// Log-likelihood of one customer's (x, tₓ, T).

@@ -81,8 +81,8 @@ impl RfmScore {
             (4, _) => RfmSegment::Promising,
             (3, 3) => RfmSegment::NeedAttention,
             (3, _) => RfmSegment::AboutToSleep,
-            (_, 5) => RfmSegment::CantLose,
-            (_, 3..=4) => RfmSegment::AtRisk,
+            (1..=2, 5) => RfmSegment::CantLose,
+            (1..=2, 3..=4) => RfmSegment::AtRisk,
             (1, 1) => RfmSegment::Lost,
             _ => RfmSegment::Hibernating,
         }
@@ -95,10 +95,9 @@ pub fn quintile_scores(values: &[f64]) -> Result<Vec<u8>, AnalyticsError> {
         return Err(AnalyticsError::invalid("values", format!("row {i} is NaN")));
     }
     let n = values.len();
-    let mut order: Vec<u32> = (0..u32::try_from(n).map_err(|_| {
-        AnalyticsError::invalid("values", "more than 2^32 customers")
-    })?)
-    .collect();
+    let mut order: Vec<u32> = (0..u32::try_from(n)
+        .map_err(|_| AnalyticsError::invalid("values", "more than 2^32 customers"))?)
+        .collect();
     // Stable sort: equal values keep input order, which is rank(method="first").
     order.sort_by(|&a, &b| values[a as usize].total_cmp(&values[b as usize]));
     let mut scores = vec![0_u8; n];
@@ -123,7 +122,10 @@ pub fn rfm_scores(
 ) -> Result<Vec<RfmScore>, AnalyticsError> {
     let n = days_since_last.len();
     if frequency.len() != n || monetary.len() != n {
-        return Err(AnalyticsError::invalid("frequency", "slices differ in length"));
+        return Err(AnalyticsError::invalid(
+            "frequency",
+            "slices differ in length",
+        ));
     }
     let neg: Vec<f64> = days_since_last.iter().map(|v| -v).collect();
     let r = quintile_scores(&neg)?;
@@ -146,7 +148,10 @@ mod tests {
     fn quintiles_follow_pandas_qcut_on_first_ranks() {
         // pandas: qcut(Series([3,1,2,2,5,4,4,4,0,9]).rank(method="first"), 5, labels=1..5)
         let v = [3.0, 1.0, 2.0, 2.0, 5.0, 4.0, 4.0, 4.0, 0.0, 9.0];
-        assert_eq!(quintile_scores(&v).unwrap(), vec![3, 1, 2, 2, 5, 3, 4, 4, 1, 5]);
+        assert_eq!(
+            quintile_scores(&v).unwrap(),
+            vec![3, 1, 2, 2, 5, 3, 4, 4, 1, 5]
+        );
         assert_eq!(quintile_scores(&[7.0]).unwrap(), vec![1]);
         assert!(quintile_scores(&[]).unwrap().is_empty());
     }

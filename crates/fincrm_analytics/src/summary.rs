@@ -81,14 +81,15 @@ impl Summary {
         self.customer.is_empty()
     }
 
-    fn push(&mut self, customer: u64, acc: &Acc, cfg: &SummaryConfig) {
+    fn push(&mut self, customer: u64, acc: &Acc, cfg: SummaryConfig) {
         let unit = cfg.unit.days();
         let frequency = acc.days - 1;
         self.customer.push(customer);
         self.frequency.push(frequency);
         self.recency
             .push(f64::from(acc.last_day - acc.first_day) / unit);
-        self.age.push(f64::from(cfg.calibration_end - acc.first_day) / unit);
+        self.age
+            .push(f64::from(cfg.calibration_end - acc.first_day) / unit);
         self.monetary.push(if frequency == 0 {
             0.0
         } else {
@@ -129,10 +130,16 @@ impl Acc {
 
 fn check_lengths(n: usize, day: &[i32], amount: &[f64]) -> Result<(), AnalyticsError> {
     if day.len() != n {
-        return Err(AnalyticsError::invalid("day", "length differs from customer"));
+        return Err(AnalyticsError::invalid(
+            "day",
+            "length differs from customer",
+        ));
     }
     if amount.len() != n {
-        return Err(AnalyticsError::invalid("amount", "length differs from customer"));
+        return Err(AnalyticsError::invalid(
+            "amount",
+            "length differs from customer",
+        ));
     }
     Ok(())
 }
@@ -183,7 +190,7 @@ pub fn summarize(
         for &(d, a) in &run[1..] {
             acc.add(d, a);
         }
-        out.push(c as u64, &acc, config);
+        out.push(c as u64, &acc, *config);
     }
     Ok(out)
 }
@@ -217,14 +224,14 @@ pub fn summarize_sorted(
             Some((key, acc)) if *key == c => acc.add(d, a),
             _ => {
                 if let Some((key, acc)) = current.take() {
-                    out.push(key, &acc, config);
+                    out.push(key, &acc, *config);
                 }
                 current = Some((c, Acc::start(d)));
             }
         }
     }
     if let Some((key, acc)) = current {
-        out.push(key, &acc, config);
+        out.push(key, &acc, *config);
     }
     Ok(out)
 }
@@ -255,7 +262,10 @@ mod tests {
     #[test]
     fn civil_days_match_known_dates() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(1997, 9, 30) - days_from_civil(1997, 1, 1), 272);
+        assert_eq!(
+            days_from_civil(1997, 9, 30) - days_from_civil(1997, 1, 1),
+            272
+        );
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(day_from_unix_seconds(86_399, 0), 0);
         assert_eq!(day_from_unix_seconds(86_399 - 8 * 3600, 8 * 3600), 0);
@@ -273,8 +283,8 @@ mod tests {
         let a = [5.0, 5.0, 7.0, 3.0, 9.0, 100.0];
         let s = summarize(&c, &d, &a, &cfg).unwrap();
         let c64: Vec<u64> = vec![0, 1, 1, 1, 1];
-        let s2 = summarize_sorted(&c64, &[5, 3, 3, 10, 10], &[9.0, 5.0, 5.0, 7.0, 3.0], &cfg)
-            .unwrap();
+        let s2 =
+            summarize_sorted(&c64, &[5, 3, 3, 10, 10], &[9.0, 5.0, 5.0, 7.0, 3.0], &cfg).unwrap();
         assert_eq!(s, s2);
         assert_eq!(s.customer, vec![0, 1]);
         assert_eq!(s.frequency, vec![0, 1]);

@@ -14,41 +14,54 @@ fn params(r: &Value, key: &str) -> ParetoNbdParams {
         num(r, key, &["s"]),
         num(r, key, &["beta"]),
     )
-    .unwrap()
+    .expect("test data")
 }
 
 #[test]
 fn pareto_nbd_matches_lifetimes() {
-    let r = reference();
+    let refs = reference();
     let s = cdnow_summary();
-    let data = RfmData::new(&s.frequency, &s.recency, &s.age).unwrap();
+    let data = RfmData::new(&s.frequency, &s.recency, &s.age).expect("test data");
     assert_rel(
-        params(&r, "pnbd.published.params").log_likelihood(&data),
-        num(&r, "pnbd.loglik_at_published_params", &[]),
+        params(&refs, "pnbd.published.params").log_likelihood(&data),
+        num(&refs, "pnbd.loglik_at_published_params", &[]),
         1e-9,
         "LL at published",
     );
-    let lifetimes = params(&r, "pnbd.lifetimes.params");
+    let lifetimes = params(&refs, "pnbd.lifetimes.params");
     assert_rel(
         lifetimes.log_likelihood(&data),
-        num(&r, "pnbd.lifetimes.loglik", &[]),
+        num(&refs, "pnbd.lifetimes.loglik", &[]),
         1e-9,
         "LL at lifetimes",
     );
-    for row in r["pnbd.predictions_39w_lifetimes"].as_array().unwrap() {
-        let id = row["ID"].as_u64().unwrap();
-        let i = s.id.iter().position(|&v| v == id).unwrap();
+    for row in refs["pnbd.predictions_39w_lifetimes"]
+        .as_array()
+        .expect("test data")
+    {
+        let id = row["ID"].as_u64().expect("test data");
+        let i = s.id.iter().position(|&v| v == id).expect("test data");
         let (x, tx, t) = (s.frequency[i], s.recency[i], s.age[i]);
         assert_rel(
             lifetimes.conditional_expected_purchases(39.0, x, tx, t),
-            row["E_Y39"].as_f64().unwrap(),
+            row["E_Y39"].as_f64().expect("test data"),
             1e-9,
             &format!("E_Y39 of {id}"),
         );
-        assert_rel(lifetimes.p_alive(x, tx, t), row["P_alive"].as_f64().unwrap(), 1e-9, "P_alive");
+        assert_rel(
+            lifetimes.p_alive(x, tx, t),
+            row["P_alive"].as_f64().expect("test data"),
+            1e-9,
+            "P_alive",
+        );
     }
-    let fit = pareto_nbd::fit(&data).unwrap();
+    let fit = pareto_nbd::fit(&data).expect("test data");
     println!("{fit:?}");
-    assert_rel(fit.log_likelihood, num(&r, "pnbd.tight.loglik", &[]), 1e-6, "fitted LL");
-    assert!(fit.log_likelihood >= num(&r, "pnbd.tight.loglik", &[]) - 1e-4);
+    assert_rel(
+        fit.log_likelihood,
+        num(&refs, "pnbd.tight.loglik", &[]),
+        1e-6,
+        "fitted LL",
+    );
+    assert!(fit.log_likelihood >= num(&refs, "pnbd.tight.loglik", &[]) - 1e-4);
 }

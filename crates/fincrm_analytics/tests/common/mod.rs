@@ -1,14 +1,18 @@
 //! Loading the shared reference data for the validation tests.
 
-#![allow(dead_code, reason = "each test binary uses a different subset of these helpers")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of these helpers"
+)]
 
 use serde_json::Value;
 
 pub const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
 
 pub fn reference() -> Value {
-    let text = std::fs::read_to_string(format!("{DATA}/reference/clv_reference.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    let text =
+        std::fs::read_to_string(format!("{DATA}/reference/clv_reference.json")).expect("test data");
+    serde_json::from_str(&text).expect("test data")
 }
 
 /// A value of the flat reference JSON: `key` is a top-level key, `path` the nested ones.
@@ -17,7 +21,8 @@ pub fn num(r: &Value, key: &str, path: &[&str]) -> f64 {
     for p in path {
         v = &v[*p];
     }
-    v.as_f64().unwrap_or_else(|| panic!("{key} {path:?} is not a number"))
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{key} {path:?} is not a number"))
 }
 
 pub fn assert_rel(actual: f64, expected: f64, tol: f64, what: &str) {
@@ -45,16 +50,17 @@ pub fn cdnow_summary() -> CdnowSummary {
         age: vec![],
         monetary: vec![],
     };
-    let mut rdr =
-        csv::Reader::from_path(format!("{DATA}/cdnow_customers_summary_with_transactions.csv"))
-            .unwrap();
+    let mut rdr = csv::Reader::from_path(format!(
+        "{DATA}/cdnow_customers_summary_with_transactions.csv"
+    ))
+    .expect("test data");
     for rec in rdr.records() {
-        let rec = rec.unwrap();
-        s.id.push(rec[0].parse().unwrap());
-        s.frequency.push(rec[1].parse().unwrap());
-        s.recency.push(rec[2].parse().unwrap());
-        s.age.push(rec[3].parse().unwrap());
-        s.monetary.push(rec[4].parse().unwrap());
+        let rec = rec.expect("test data");
+        s.id.push(rec[0].parse().expect("test data"));
+        s.frequency.push(rec[1].parse().expect("test data"));
+        s.recency.push(rec[2].parse().expect("test data"));
+        s.age.push(rec[3].parse().expect("test data"));
+        s.monetary.push(rec[4].parse().expect("test data"));
     }
     s
 }
