@@ -1,1 +1,8 @@
-//! placeholder
+//! fincrm's use cases: the one place the CLI, the HTTP API, the UI and the event consumer call.
+//!
+//! What belongs here: workflows that combine domain rules with storage (import from core
+//! banking, loading the demo bank; next: authorisation and data scope, audit, the customer 360).
+//! What does not: SQL (the store adapters), HTTP and terminal presentation (the http and cli
+//! crates), pure rules and numerics (the domain and analytics crates).
+
+pub mod import;

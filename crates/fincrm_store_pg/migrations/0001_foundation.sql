@@ -7,7 +7,7 @@
 CREATE TABLE branch (
     branch_id   TEXT NOT NULL CONSTRAINT branch_pkey PRIMARY KEY,
     name        TEXT NOT NULL,
-    parent_id   TEXT CONSTRAINT branch_parent_fkey REFERENCES branch (branch_id),
+    parent_id   TEXT,           -- no foreign key: extracts list branches in any order
     level       TEXT NOT NULL CONSTRAINT branch_level_check
                 CHECK (level IN ('head_office', 'branch', 'sub_branch'))
 );
