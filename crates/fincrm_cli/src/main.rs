@@ -1,1 +1,339 @@
-fn main() {}
+//! The `fincrm` binary: one program, several roles (see `docs/ARCHITECTURE.md`).
+
+mod config;
+mod progress;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use config::Config;
+use fincrm_store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// fincrm — customer relationship management for banks and insurers (金融客户关系管理).
+#[derive(Parser)]
+#[command(name = "fincrm", version, about)]
+struct Cli {
+    /// Configuration file (TOML); see `fincrm config example`.
+    #[arg(long, global = true, env = "FINCRM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: `sqlite://fincrm.db` (default) or `postgres://…`. Overrides the config file
+    /// and FINCRM_DATABASE_URL.
+    #[arg(long, global = true)]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate the demo bank (deterministic) into the database, or as CSV files with --out.
+    Demo(DemoArgs),
+    /// Import a core-banking extract (a directory of CSV files) through a mapping.
+    Import(ImportArgs),
+    /// Apply database migrations.
+    Migrate,
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Analytics for analysts (no database needed for `fit`).
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Number of customers.
+    #[arg(long, default_value_t = 10_000)]
+    customers: u64,
+    /// Seed: the same seed gives the same bank.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Mean transactions per customer over the history.
+    #[arg(long, default_value_t = 20.0)]
+    transactions_per_customer: f64,
+    /// Write fincrm's plain CSV files into this directory instead of the database.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Serve the API once the demo bank is loaded.
+    #[arg(long, conflicts_with = "out")]
+    serve: bool,
+    /// Address to serve on (with --serve).
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// Directory holding the extract's files.
+    dir: PathBuf,
+    /// Mapping file (TOML); without it, fincrm's own CSV layout is read.
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+    /// Validate and report without writing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Where reject files and quality.json go.
+    #[arg(long, default_value = "import-report")]
+    report_dir: PathBuf,
+    /// Source records per batch (one transaction each).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented example configuration.
+    Example,
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCommand {
+    /// Fit a customer-base model to a transaction CSV (no database needed).
+    Fit(FitCli),
+}
+
+#[derive(clap::Args)]
+struct FitCli {
+    /// Transaction CSV file.
+    #[arg(long)]
+    transactions: PathBuf,
+    /// Column holding the customer id.
+    #[arg(long)]
+    customer_col: String,
+    /// Column holding the transaction date.
+    #[arg(long)]
+    date_col: String,
+    /// Column holding the amount (needed for Gamma-Gamma and CLV).
+    #[arg(long)]
+    amount_col: Option<String>,
+    /// Date format (chrono strftime); default: ISO dates, %Y%m%d or timestamps.
+    #[arg(long)]
+    date_format: Option<String>,
+    /// Last day of the calibration period (YYYY-MM-DD).
+    #[arg(long)]
+    calibration_end: chrono::NaiveDate,
+    /// Time unit of the model: day, week or month.
+    #[arg(long)]
+    period: fincrm_analytics_batch::Period,
+    /// Model to fit: bgnbd, pnbd, gamma-gamma or bgbb.
+    #[arg(long)]
+    model: fincrm_analytics_batch::Model,
+    /// Predict purchases over this many periods.
+    #[arg(long)]
+    predict: Option<f64>,
+    /// Write per-customer predictions to this CSV.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the result as JSON (the only output format today; accepted for scripts).
+    #[arg(long)]
+    json: bool,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FINCRM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Opens the store a database URL names, running migrations.
+async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    let redacted = config::redact_url(url);
+    let store: Arc<dyn Store> = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Arc::new(fincrm_store_pg::PgStore::connect(url).await.with_context(|| format!("connecting to {redacted}"))?)
+    } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        Arc::new(fincrm_store_sqlite::SqliteStore::open(Path::new(path)).await.with_context(|| format!("opening {redacted}"))?)
+    } else {
+        bail!("unsupported database URL {redacted:?}: use sqlite://FILE or postgres://…");
+    };
+    store.migrate().await.with_context(|| format!("migrating {redacted}"))?;
+    Ok(store)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    init_logging();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI's output is its interface")]
+async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(db) = cli.database {
+        config.database = db;
+    }
+    tracing::debug!(?config, "configuration");
+    match cli.command {
+        Command::Config(ConfigCommand::Example) => print!("{}", config::EXAMPLE),
+        Command::Migrate => {
+            open_store(&config.database).await?;
+            tracing::info!(database = %config::redact_url(&config.database), "migrations applied");
+        }
+        Command::Serve(args) => {
+            let store = open_store(&config.database).await?;
+            serve(store, args.listen.as_deref().unwrap_or(&config.listen)).await?;
+        }
+        Command::Demo(args) => demo(&config, args).await?,
+        Command::Import(args) => return import(&config, args).await,
+        Command::Analytics(AnalyticsCommand::Fit(args)) => {
+            let _json_is_the_only_format = args.json;
+            let report = fincrm_analytics_batch::fit(&fit_args(args))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn fit_args(a: FitCli) -> fincrm_analytics_batch::FitArgs {
+    let mut args = fincrm_analytics_batch::FitArgs::new(a.transactions, a.calibration_end);
+    args.customer_col = a.customer_col;
+    args.date_col = a.date_col;
+    args.amount_col = a.amount_col;
+    args.date_format = a.date_format;
+    args.period = a.period;
+    args.model = a.model;
+    args.predict = a.predict;
+    args.out = a.out;
+    args
+}
+
+async fn serve(store: Arc<dyn Store>, listen: &str) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving; health at /health");
+    fincrm_http::serve(listener, fincrm_http::AppState { store }, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so requests in flight finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI's output is its interface")]
+async fn demo(config: &Config, args: DemoArgs) -> Result<()> {
+    let demo = fincrm_demo::DemoConfig {
+        customers: args.customers,
+        seed: args.seed,
+        transactions_per_customer: args.transactions_per_customer,
+        ..fincrm_demo::DemoConfig::default()
+    };
+    let started = std::time::Instant::now();
+    if let Some(dir) = args.out {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let summary = tokio::task::spawn_blocking(move || fincrm_demo::write_csv(&demo, &dir)).await??;
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        tracing::info!(duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "demo CSV written");
+        return Ok(());
+    }
+    let store = open_store(&config.database).await?;
+    let progress = DemoBar::new(args.customers);
+    let counts = fincrm_service::demo::load(store.as_ref(), &demo, &progress).await?;
+    progress.finish();
+    println!("{}", serde_json::to_string_pretty(&counts)?);
+    tracing::info!(duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), database = %config::redact_url(&config.database), "demo bank loaded");
+    if args.serve {
+        serve(store, args.listen.as_deref().unwrap_or(&config.listen)).await?;
+    }
+    Ok(())
+}
+
+struct DemoBar(Option<indicatif::ProgressBar>);
+
+impl DemoBar {
+    fn new(total: u64) -> Self {
+        use std::io::IsTerminal;
+        Self(std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("demo [{bar:30}] {pos}/{len} customers {per_sec} ETA {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        }))
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl fincrm_service::demo::DemoProgress for DemoBar {
+    fn customers_written(&self, customers: u64) {
+        match &self.0 {
+            Some(b) => b.set_position(customers),
+            None => tracing::info!(customers, "demo progress"),
+        }
+    }
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI's output is its interface")]
+async fn import(config: &Config, args: ImportArgs) -> Result<std::process::ExitCode> {
+    use fincrm_service::import::{ImportOptions, Mapping, import, plain_mapping};
+    let mapping = match &args.mapping {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading mapping {}", path.display()))?;
+            Mapping::from_toml(&text).with_context(|| format!("mapping {}", path.display()))?
+        }
+        None => plain_mapping(),
+    };
+    if !args.dir.is_dir() {
+        bail!("{} is not a directory of extract files", args.dir.display());
+    }
+    let store = open_store(&config.database).await?;
+    let options = ImportOptions {
+        batch_size: args.batch_size.unwrap_or(config.import.batch_size),
+        dry_run: args.dry_run,
+        report_dir: args.report_dir,
+    };
+    let progress = progress::ImportProgress::new();
+    let report = import(store.as_ref(), &mapping, &args.dir, &options, &progress).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        eprint!("{}", report.quality_text());
+        println!(
+            "{}{} records loaded, {} rejected{}; report in {}",
+            if report.dry_run { "dry run: " } else { "" },
+            report.loaded(),
+            report.rejected(),
+            report.duplicate_candidates.map(|d| format!(", {d} duplicate candidates")).unwrap_or_default(),
+            options.report_dir.display()
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -2,6 +2,8 @@
 //! and compares the outcome with its `expected.json` record by record, on SQLite and (when
 //! `FINCRM_TEST_PG_URL` is set) on PostgreSQL.
 
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
+
 use chrono::{FixedOffset, NaiveDate};
 use fincrm_domain::CustomerId;
 use fincrm_service::import::{ImportOptions, Mapping, NoProgress, import};

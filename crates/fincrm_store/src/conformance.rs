@@ -134,7 +134,7 @@ async fn writing_the_same_batch_twice_changes_nothing(store: &dyn Store) {
     assert_eq!(store.counts().await.expect("counts"), before);
 
     // A corrected customer record replaces the stored one; a transaction never changes.
-    person.name = "郭东蘭".to_owned();
+    "郭东蘭".clone_into(&mut person.name);
     let mut changed = sample_transaction("T1", "P1", "6222624244768538", 0);
     changed.amount = Money::new(1, Currency::Cny);
     store

@@ -4,6 +4,8 @@
 //! without it the test reports itself skipped on stderr and passes, so a plain `cargo test` on a
 //! machine without PostgreSQL stays green.
 
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
+
 use fincrm_store::Store;
 use fincrm_store_pg::PgStore;
 

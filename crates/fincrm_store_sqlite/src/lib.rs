@@ -62,7 +62,7 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_secs(60))
+            .acquire_timeout(Duration::from_mins(1))
             .connect_with(options.clone())
             .await?;
         let reader = SqlitePoolOptions::new()

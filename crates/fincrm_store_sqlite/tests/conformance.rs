@@ -1,5 +1,7 @@
 //! The store conformance suite on SQLite (always runs: a temporary file needs no server).
 
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
+
 use fincrm_store::Store;
 use fincrm_store_sqlite::SqliteStore;
 
