@@ -255,7 +255,7 @@ async fn demo(config: &Config, args: DemoArgs) -> Result<()> {
     if let Some(dir) = args.out {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let summary = tokio::task::spawn_blocking(move || fincrm_demo::write_csv(&demo, &dir)).await??;
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        println!("{summary:#?}");
         tracing::info!(duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "demo CSV written");
         return Ok(());
     }

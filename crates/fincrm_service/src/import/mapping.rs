@@ -66,6 +66,9 @@ pub struct FormatSettings {
     pub timestamp_formats: Option<Vec<String>>,
     /// Unit of amounts: `yuan` (major units, default), `fen` (minor units) or `wan_yuan` (10,000).
     pub amount_unit: Option<String>,
+    /// Whether a mapped column of an optional field may be absent from a file (it is then
+    /// empty); default false, so a bank mapping that names a column the file lacks fails.
+    pub allow_missing_columns: Option<bool>,
 }
 
 /// One file of the extract.
@@ -165,6 +168,8 @@ pub struct FileMapping {
     pub timestamp_formats: Vec<TimestampFormat>,
     /// Fields, in the kind's field order.
     pub fields: Vec<FieldSource>,
+    /// Whether optional fields' columns may be absent.
+    pub allow_missing_columns: bool,
 }
 
 impl FileMapping {
@@ -179,9 +184,16 @@ impl FileMapping {
     /// Resolves each mapped column against the file's header row; a header that is not in the
     /// file is an error naming the mapping key.
     pub fn bind_headers(&mut self, headers: &[&str]) -> Result<(), MappingError> {
+        let required: Vec<&str> =
+            self.kind.fields().iter().filter(|(_, _, r)| *r).map(|(n, _, _)| *n).collect();
         for f in &mut self.fields {
             if let Some(h) = &f.header {
-                let pos = headers.iter().position(|x| x.trim() == h.as_str()).ok_or_else(|| {
+                let found = headers.iter().position(|x| x.trim() == h.as_str());
+                if found.is_none() && self.allow_missing_columns && !required.contains(&f.field) {
+                    f.header = None;
+                    continue;
+                }
+                let pos = found.ok_or_else(|| {
                     key_err(
                         format!("{}.columns.{}", self.key, f.field),
                         format!(
@@ -384,6 +396,11 @@ fn compile_file(raw: &MappingToml, i: usize, f: &FileToml) -> Result<FileMapping
         date_formats,
         timestamp_formats,
         fields,
+        allow_missing_columns: f
+            .formats
+            .allow_missing_columns
+            .or(raw.source.allow_missing_columns)
+            .unwrap_or(false),
     })
 }
 
