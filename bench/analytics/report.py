@@ -1,0 +1,66 @@
+"""Summarises a run.sh output directory as a Markdown table (wall and peak RSS from time -v)."""
+import json
+import os
+import re
+import sys
+
+out, data = sys.argv[1], sys.argv[2]
+
+
+def time_v(name):
+    try:
+        text = open(os.path.join(out, f"{name}.time")).read()
+    except OSError:
+        return None, None
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", text)
+    h, m, s = wall.groups()
+    secs = int(h or 0) * 3600 + int(m) * 60 + float(s)
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024
+    return secs, rss
+
+
+def result(name):
+    try:
+        return json.loads(open(os.path.join(out, f"{name}.json")).read().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return {}
+
+
+names = ["fincrm_clv", "lifetimes_clv", "fincrm_rfm", "polars_rfm", "duckdb_rfm"]
+res = {n: result(n) for n in names}
+tv = {n: time_v(n) for n in names}
+rows = res["fincrm_clv"].get("rows") or res["fincrm_rfm"].get("rows")
+cust = res["fincrm_clv"].get("customers") or res["fincrm_rfm"].get("customers")
+print(f"\n{os.path.basename(data)}: {rows} rows, {cust} customers; cores: {os.cpu_count()}\n")
+print("| run | process wall s | peak RSS MiB | steps (s) |")
+print("|---|---|---|---|")
+for n in names:
+    w, m = tv[n]
+    if w is None:
+        continue
+    secs = res[n].get("secs", {})
+    order = res[n].get("steps") or list(secs)
+    steps = ", ".join(f"{k} {secs[k]:.2f}" for k in order if k in secs)
+    err = f" **{res[n]['error']}**" if "error" in res[n] else ""
+    print(f"| {n} | {w:.2f} | {m:.0f} | {steps}{err} |")
+
+
+def ratio(a, b):
+    (wa, ma), (wb, mb) = tv[a], tv[b]
+    if wa is None or wb is None:
+        return
+    print(f"- {b} / {a}: {wb / wa:.1f}x wall, {mb / ma:.1f}x memory")
+
+
+print()
+ratio("fincrm_clv", "lifetimes_clv")
+ratio("fincrm_rfm", "polars_rfm")
+ratio("fincrm_rfm", "duckdb_rfm")
+a, b = res["fincrm_clv"], res["lifetimes_clv"]
+if "bgnbd" in a and "bgnbd" in b:
+    worst = max(abs(a["bgnbd"][k] / b["bgnbd"][k] - 1) for k in "r alpha a b".split())
+    worst_gg = max(abs(a["gg"][k] / b["gg"][k] - 1) for k in "pqv")
+    print(f"- agreement with lifetimes: BG/NBD params {worst:.1e} rel, Gamma-Gamma {worst_gg:.1e}, "
+          f"CLV sum {abs(a['clv_sum'] / b['clv_sum'] - 1):.1e}")
+r5 = {n: res[n].get("rfm_r5") for n in ["fincrm_rfm", "polars_rfm", "duckdb_rfm"]}
+print(f"- RFM customers with R=5: {r5}")
