@@ -33,7 +33,11 @@ impl Default for ImportConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { database: "sqlite://fincrm.db".to_owned(), listen: "127.0.0.1:8080".to_owned(), import: ImportConfig::default() }
+        Self {
+            database: "sqlite://fincrm.db".to_owned(),
+            listen: "127.0.0.1:8080".to_owned(),
+            import: ImportConfig::default(),
+        }
     }
 }
 
@@ -67,20 +71,23 @@ impl Config {
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let mut config = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("reading config {}: {e}", p.display()))?;
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("reading config {}: {e}", p.display()))?;
                 toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))?
             }
             None => Config::default(),
         };
-        if let Ok(url) = std::env::var("FINCRM_DATABASE_URL") {
-            if !url.is_empty() {
-                config.database = url;
-            }
+        if let Some(url) = std::env::var("FINCRM_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            config.database = url;
         }
-        if let Ok(listen) = std::env::var("FINCRM_LISTEN") {
-            if !listen.is_empty() {
-                config.listen = listen;
-            }
+        if let Some(listen) = std::env::var("FINCRM_LISTEN")
+            .ok()
+            .filter(|l| !l.is_empty())
+        {
+            config.listen = listen;
         }
         Ok(config)
     }
@@ -117,9 +124,15 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/crm"), "postgres://app:***@db:5432/crm");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/crm"),
+            "postgres://app:***@db:5432/crm"
+        );
         assert_eq!(redact_url("sqlite://fincrm.db"), "sqlite://fincrm.db");
-        let c = Config { database: "postgres://a:b@h/d".into(), ..Config::default() };
+        let c = Config {
+            database: "postgres://a:b@h/d".into(),
+            ..Config::default()
+        };
         assert!(!format!("{c:?}").contains(":b@"));
     }
 }

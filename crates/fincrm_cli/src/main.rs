@@ -18,7 +18,7 @@ struct Cli {
     #[arg(long, global = true, env = "FINCRM_CONFIG")]
     config: Option<PathBuf>,
     /// Database URL: `sqlite://fincrm.db` (default) or `postgres://…`. Overrides the config file
-    /// and FINCRM_DATABASE_URL.
+    /// and `FINCRM_DATABASE_URL`.
     #[arg(long, global = true)]
     database: Option<String>,
     #[command(subcommand)]
@@ -137,7 +137,7 @@ struct FitCli {
     /// Write per-customer predictions to this CSV.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Print the result as JSON (the only output format today; accepted for scripts).
+    /// Print the result as JSON instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -145,20 +145,38 @@ struct FitCli {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FINCRM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Opens the store a database URL names, running migrations.
 async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     let redacted = config::redact_url(url);
-    let store: Arc<dyn Store> = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Arc::new(fincrm_store_pg::PgStore::connect(url).await.with_context(|| format!("connecting to {redacted}"))?)
-    } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-        Arc::new(fincrm_store_sqlite::SqliteStore::open(Path::new(path)).await.with_context(|| format!("opening {redacted}"))?)
-    } else {
-        bail!("unsupported database URL {redacted:?}: use sqlite://FILE or postgres://…");
-    };
-    store.migrate().await.with_context(|| format!("migrating {redacted}"))?;
+    let store: Arc<dyn Store> =
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Arc::new(
+                fincrm_store_pg::PgStore::connect(url)
+                    .await
+                    .with_context(|| format!("connecting to {redacted}"))?,
+            )
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Arc::new(
+                fincrm_store_sqlite::SqliteStore::open(Path::new(path))
+                    .await
+                    .with_context(|| format!("opening {redacted}"))?,
+            )
+        } else {
+            bail!("unsupported database URL {redacted:?}: use sqlite://FILE or postgres://…");
+        };
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("migrating {redacted}"))?;
     Ok(store)
 }
 
@@ -194,9 +212,24 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Demo(args) => demo(&config, args).await?,
         Command::Import(args) => return import(&config, args).await,
         Command::Analytics(AnalyticsCommand::Fit(args)) => {
-            let _json_is_the_only_format = args.json;
+            let json = args.json;
             let report = fincrm_analytics_batch::fit(&fit_args(args))?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "model {} on {} customers: log-likelihood {:.6}",
+                    report.model, report.customers, report.loglik
+                );
+                for (name, value) in &report.params {
+                    let se = report
+                        .std_errors
+                        .get(name)
+                        .map(|s| format!(" (s.e. {s:.6})"))
+                        .unwrap_or_default();
+                    println!("  {name} = {value:.6}{se}");
+                }
+            }
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
@@ -216,7 +249,9 @@ fn fit_args(a: FitCli) -> fincrm_analytics_batch::FitArgs {
 }
 
 async fn serve(store: Arc<dyn Store>, listen: &str) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving; health at /health");
     fincrm_http::serve(listener, fincrm_http::AppState { store }, shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -254,9 +289,13 @@ async fn demo(config: &Config, args: DemoArgs) -> Result<()> {
     let started = std::time::Instant::now();
     if let Some(dir) = args.out {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let summary = tokio::task::spawn_blocking(move || fincrm_demo::write_csv(&demo, &dir)).await??;
+        let summary =
+            tokio::task::spawn_blocking(move || fincrm_demo::write_csv(&demo, &dir)).await??;
         println!("{summary:#?}");
-        tracing::info!(duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "demo CSV written");
+        tracing::info!(
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "demo CSV written"
+        );
         return Ok(());
     }
     let store = open_store(&config.database).await?;
@@ -279,8 +318,10 @@ impl DemoBar {
         Self(std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("demo [{bar:30}] {pos}/{len} customers {per_sec} ETA {eta}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "demo [{bar:30}] {pos}/{len} customers {per_sec} ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar
         }))
@@ -294,9 +335,10 @@ impl DemoBar {
 
 impl fincrm_service::demo::DemoProgress for DemoBar {
     fn customers_written(&self, customers: u64) {
-        match &self.0 {
-            Some(b) => b.set_position(customers),
-            None => tracing::info!(customers, "demo progress"),
+        if let Some(b) = &self.0 {
+            b.set_position(customers);
+        } else {
+            tracing::info!(customers, "demo progress");
         }
     }
 }
@@ -306,7 +348,8 @@ async fn import(config: &Config, args: ImportArgs) -> Result<std::process::ExitC
     use fincrm_service::import::{ImportOptions, Mapping, import, plain_mapping};
     let mapping = match &args.mapping {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading mapping {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading mapping {}", path.display()))?;
             Mapping::from_toml(&text).with_context(|| format!("mapping {}", path.display()))?
         }
         None => plain_mapping(),
@@ -331,7 +374,10 @@ async fn import(config: &Config, args: ImportArgs) -> Result<std::process::ExitC
             if report.dry_run { "dry run: " } else { "" },
             report.loaded(),
             report.rejected(),
-            report.duplicate_candidates.map(|d| format!(", {d} duplicate candidates")).unwrap_or_default(),
+            report
+                .duplicate_candidates
+                .map(|d| format!(", {d} duplicate candidates"))
+                .unwrap_or_default(),
             options.report_dir.display()
         );
     }

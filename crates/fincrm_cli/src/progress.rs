@@ -19,13 +19,18 @@ impl ImportProgress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ETA {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             bar
         });
-        Self { bar, state: Mutex::new((now, now, 0)) }
+        Self {
+            bar,
+            state: Mutex::new((now, now, 0)),
+        }
     }
 }
 
@@ -34,13 +39,12 @@ impl Progress for ImportProgress {
         if let Ok(mut s) = self.state.lock() {
             *s = (Instant::now(), Instant::now(), 0);
         }
-        match &self.bar {
-            Some(bar) => {
-                bar.reset();
-                bar.set_length(bytes);
-                bar.set_prefix(file.to_owned());
-            }
-            None => tracing::info!(file, bytes, "loading"),
+        if let Some(bar) = &self.bar {
+            bar.reset();
+            bar.set_length(bytes);
+            bar.set_prefix(file.to_owned());
+        } else {
+            tracing::info!(file, bytes, "loading");
         }
     }
 

@@ -22,12 +22,26 @@ fn write_extract(dir: &Path) {
         writeln!(c, "P{i:06},individual,客户{i},138{i:08}").unwrap();
     }
     let mut h = std::fs::File::create(dir.join("holdings.csv")).unwrap();
-    writeln!(h, "holding_id,customer_id,product_code,product_type,balance,currency,status").unwrap();
+    writeln!(
+        h,
+        "holding_id,customer_id,product_code,product_type,balance,currency,status"
+    )
+    .unwrap();
     for i in 0..CUSTOMERS {
-        writeln!(h, "6222{i:012},P{i:06},DEP001,deposit,{},CNY,active", i * 100).unwrap();
+        writeln!(
+            h,
+            "6222{i:012},P{i:06},DEP001,deposit,{},CNY,active",
+            i * 100
+        )
+        .unwrap();
     }
-    let mut t = std::io::BufWriter::new(std::fs::File::create(dir.join("transactions.csv")).unwrap());
-    writeln!(t, "transaction_id,customer_id,holding_id,posted_at,amount,currency,direction,channel,memo").unwrap();
+    let mut t =
+        std::io::BufWriter::new(std::fs::File::create(dir.join("transactions.csv")).unwrap());
+    writeln!(
+        t,
+        "transaction_id,customer_id,holding_id,posted_at,amount,currency,direction,channel,memo"
+    )
+    .unwrap();
     for i in 0..TRANSACTIONS {
         let c = i % CUSTOMERS;
         let day = 1 + i % 28;
@@ -49,7 +63,7 @@ fn fincrm(db: &str, dir: &Path, report: &Path) -> Command {
 }
 
 async fn batches_done(store: &dyn Store) -> i64 {
-    store.counts().await.map(|c| c.import_batches).unwrap_or(0)
+    store.counts().await.map_or(0, |c| c.import_batches)
 }
 
 async fn kill_mid_import_then_resume(db: &str, store: &dyn Store) {
@@ -59,26 +73,40 @@ async fn kill_mid_import_then_resume(db: &str, store: &dyn Store) {
 
     let mut child = fincrm(db, dir.path(), &report).spawn().unwrap();
     // Wait until some transaction batches are committed, then SIGKILL the importer.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     let customers_and_holdings_batches = 2;
     loop {
         if batches_done(store).await >= customers_and_holdings_batches + 5 {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the import finished before it could be killed; make the extract bigger");
-        assert!(Instant::now() < deadline, "no batch was committed within two minutes");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import finished before it could be killed; make the extract bigger"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no batch was committed within two minutes"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
 
     let counts = store.counts().await.unwrap();
-    let total_batches = i64::try_from(TRANSACTIONS / BATCH).unwrap() + customers_and_holdings_batches;
-    assert!(counts.import_batches < total_batches, "the kill came after the import finished");
+    let total_batches =
+        i64::try_from(TRANSACTIONS / BATCH).unwrap() + customers_and_holdings_batches;
+    assert!(
+        counts.import_batches < total_batches,
+        "the kill came after the import finished"
+    );
     // Every committed marker covers exactly BATCH transactions (none rejected), and no
     // transaction exists outside a committed batch: no partial batch.
     let txn_batches = counts.import_batches - customers_and_holdings_batches;
-    assert_eq!(counts.transactions, txn_batches * i64::try_from(BATCH).unwrap(), "a partial batch was left behind");
+    assert_eq!(
+        counts.transactions,
+        txn_batches * i64::try_from(BATCH).unwrap(),
+        "a partial batch was left behind"
+    );
 
     // The re-run completes the import without duplicating anything.
     let status = fincrm(db, dir.path(), &report).status().unwrap();
@@ -111,9 +139,16 @@ async fn a_killed_import_leaves_whole_batches_and_a_rerun_completes_it_on_postgr
         return;
     };
     // A database of its own: the importer connects with the plain URL (no schema option).
-    let name = format!("fincrm_kill_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let name = format!(
+        "fincrm_kill_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
     let admin = fincrm_store_pg::PgStore::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin.pool()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
     let url = match base.rfind('/') {
         Some(i) => format!("{}/{name}", &base[..i]),
         None => panic!("FINCRM_TEST_PG_URL has no database part"),
@@ -122,7 +157,12 @@ async fn a_killed_import_leaves_whole_batches_and_a_rerun_completes_it_on_postgr
     store.migrate().await.unwrap();
     kill_mid_import_then_resume(&url, &store).await;
     store.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(admin.pool()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(admin.pool())
+    .await
+    .unwrap();
 }
 
 #[test]
@@ -137,12 +177,20 @@ fn a_bad_mapping_fails_before_any_row_is_read_and_names_the_key() {
     .unwrap();
     let db = dir.path().join("m.db");
     let out = Command::new(env!("CARGO_BIN_EXE_fincrm"))
-        .args(["--database", &format!("sqlite://{}", db.display()), "import", "--mapping"])
+        .args([
+            "--database",
+            &format!("sqlite://{}", db.display()),
+            "import",
+            "--mapping",
+        ])
         .arg(&mapping)
         .arg(dir.path())
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("file[0].columns.name") && stderr.contains("姓名"), "{stderr}");
+    assert!(
+        stderr.contains("file[0].columns.name") && stderr.contains("姓名"),
+        "{stderr}"
+    );
 }

@@ -38,10 +38,20 @@ struct Health {
 async fn health(State(state): State<AppState>) -> Response {
     let database = state.store.backend();
     match state.store.ping().await {
-        Ok(()) => axum::Json(Health { status: "ok", database }).into_response(),
+        Ok(()) => axum::Json(Health {
+            status: "ok",
+            database,
+        })
+        .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Health { status: "unavailable", database }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(Health {
+                    status: "unavailable",
+                    database,
+                }),
+            )
                 .into_response()
         }
     }
@@ -55,7 +65,10 @@ struct Version {
 
 /// `GET /version`: the build's name and version.
 async fn version() -> axum::Json<Version> {
-    axum::Json(Version { name: "fincrm", version: env!("CARGO_PKG_VERSION") })
+    axum::Json(Version {
+        name: "fincrm",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; requests in flight finish first.
@@ -64,7 +77,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 #[cfg(test)]
@@ -77,14 +92,24 @@ mod tests {
 
     async fn app() -> (Router, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
-        (router(AppState { store: Arc::new(store) }), dir)
+        let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("h.db"))
+            .await
+            .unwrap();
+        (
+            router(AppState {
+                store: Arc::new(store),
+            }),
+            dir,
+        )
     }
 
     #[tokio::test]
     async fn health_reports_the_database() {
         let (app, _dir) = app().await;
-        let res = app.oneshot(Request::get("/health").body(Body::empty()).unwrap()).await.unwrap();
+        let res = app
+            .oneshot(Request::get("/health").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         let body = res.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], br#"{"status":"ok","database":"sqlite"}"#);
@@ -93,7 +118,10 @@ mod tests {
     #[tokio::test]
     async fn version_names_the_build() {
         let (app, _dir) = app().await;
-        let res = app.oneshot(Request::get("/version").body(Body::empty()).unwrap()).await.unwrap();
+        let res = app
+            .oneshot(Request::get("/version").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));

@@ -18,10 +18,21 @@ impl DemoProgress for () {
 /// Chunks are generated on a blocking thread while the previous one is written, and memory
 /// stays bounded by two chunks. Loading the same configuration again changes nothing (the
 /// generator is deterministic and writes are upserts).
-pub async fn load(store: &dyn Store, config: &DemoConfig, progress: &dyn DemoProgress) -> Result<TableCounts, StoreError> {
+pub async fn load(
+    store: &dyn Store,
+    config: &DemoConfig,
+    progress: &dyn DemoProgress,
+) -> Result<TableCounts, StoreError> {
     let org = fincrm_demo::organisation(config);
     store
-        .write(None, &[tables::branches(&org.branches), tables::staff(&org.staff), tables::products(&org.products)])
+        .write(
+            None,
+            &[
+                tables::branches(&org.branches),
+                tables::staff(&org.staff),
+                tables::products(&org.products),
+            ],
+        )
         .await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<DemoChunk>(1);
     let generator_config = config.clone();
@@ -51,7 +62,9 @@ pub async fn load(store: &dyn Store, config: &DemoConfig, progress: &dyn DemoPro
             .await?;
         progress.customers_written(written);
     }
-    generator.await.map_err(|e| StoreError::Other(anyhow::anyhow!("demo generator failed: {e}")))?;
+    generator
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("demo generator failed: {e}")))?;
     store.detect_duplicates().await?;
     store.counts().await
 }

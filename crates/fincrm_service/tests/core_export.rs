@@ -17,7 +17,10 @@ fn export_dir() -> PathBuf {
 }
 
 fn mapping() -> Mapping {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mappings/core-export-sample.toml")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mappings/core-export-sample.toml"),
+    )
+    .unwrap();
     Mapping::from_toml(&text).unwrap()
 }
 
@@ -47,21 +50,42 @@ fn read_rejects(path: &Path) -> BTreeMap<u64, (String, String)> {
     let mut r = csv::Reader::from_path(path).unwrap();
     for rec in r.records() {
         let rec = rec.unwrap();
-        out.insert(rec[1].parse().unwrap(), (rec[2].to_owned(), rec[3].to_owned()));
+        out.insert(
+            rec[1].parse().unwrap(),
+            (rec[2].to_owned(), rec[3].to_owned()),
+        );
     }
     out
 }
 
 async fn load_and_compare(store: &dyn Store) {
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(export_dir().join("expected.json")).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(export_dir().join("expected.json")).unwrap())
+            .unwrap();
     let reports = tempfile::tempdir().unwrap();
-    let options = ImportOptions { batch_size: 700, dry_run: false, report_dir: reports.path().to_owned() };
-    let report = import(store, &mapping(), &export_dir(), &options, &NoProgress).await.unwrap();
+    let options = ImportOptions {
+        batch_size: 700,
+        dry_run: false,
+        report_dir: reports.path().to_owned(),
+    };
+    let report = import(store, &mapping(), &export_dir(), &options, &NoProgress)
+        .await
+        .unwrap();
 
     for file in &report.files {
         let exp = &expected["files"][&file.file];
-        assert_eq!(file.records, exp["records"].as_u64().unwrap(), "{}: records", file.file);
-        assert_eq!(file.loaded, exp["valid"].as_u64().unwrap(), "{}: loaded", file.file);
+        assert_eq!(
+            file.records,
+            exp["records"].as_u64().unwrap(),
+            "{}: records",
+            file.file
+        );
+        assert_eq!(
+            file.loaded,
+            exp["valid"].as_u64().unwrap(),
+            "{}: loaded",
+            file.file
+        );
         let rejects = read_rejects(&reports.path().join(format!("{}.rejects.csv", file.file)));
         let must: BTreeMap<u64, String> = exp["must_reject"]
             .as_object()
@@ -69,50 +93,113 @@ async fn load_and_compare(store: &dyn Store) {
             .iter()
             .map(|(k, v)| (k.parse().unwrap(), v.as_str().unwrap().to_owned()))
             .collect();
-        assert_eq!(rejects.keys().collect::<Vec<_>>(), must.keys().collect::<Vec<_>>(), "{}: rejected records", file.file);
+        assert_eq!(
+            rejects.keys().collect::<Vec<_>>(),
+            must.keys().collect::<Vec<_>>(),
+            "{}: rejected records",
+            file.file
+        );
         for (n, why) in &must {
             let (column, reason) = &rejects[n];
-            assert!(reason.contains(reason_words(why)), "{} record {n}: expected {why:?}, got {column}: {reason}", file.file);
-            assert!(!column.is_empty(), "{} record {n}: the reject names no column", file.file);
+            assert!(
+                reason.contains(reason_words(why)),
+                "{} record {n}: expected {why:?}, got {column}: {reason}",
+                file.file
+            );
+            assert!(
+                !column.is_empty(),
+                "{} record {n}: the reject names no column",
+                file.file
+            );
         }
     }
     assert_eq!(report.files.len(), 5);
 
     // Normalised values of the sampled valid records.
     let beijing = FixedOffset::east_opt(8 * 3600).unwrap();
-    for (id, s) in expected["files"]["individuals.csv"]["samples"].as_object().unwrap() {
-        let c = store.customer(&CustomerId::parse(id).unwrap()).await.unwrap().unwrap_or_else(|| panic!("{id} not loaded"));
-        assert_eq!(c.document.as_ref().unwrap().expose(), s["id_number"].as_str().unwrap(), "{id}");
-        assert_eq!(c.phone.as_ref().unwrap().expose(), s["phone"].as_str().unwrap(), "{id}");
+    for (id, s) in expected["files"]["individuals.csv"]["samples"]
+        .as_object()
+        .unwrap()
+    {
+        let c = store
+            .customer(&CustomerId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{id} not loaded"));
+        assert_eq!(
+            c.document.as_ref().unwrap().expose(),
+            s["id_number"].as_str().unwrap(),
+            "{id}"
+        );
+        assert_eq!(
+            c.phone.as_ref().unwrap().expose(),
+            s["phone"].as_str().unwrap(),
+            "{id}"
+        );
         assert_eq!(c.name, s["name"].as_str().unwrap(), "{id}");
         let birth: NaiveDate = s["birth_date"].as_str().unwrap().parse().unwrap();
-        assert_eq!(c.individual.as_ref().unwrap().birth_date, Some(birth), "{id}");
+        assert_eq!(
+            c.individual.as_ref().unwrap().birth_date,
+            Some(birth),
+            "{id}"
+        );
     }
-    for (id, s) in expected["files"]["corporates.csv"]["samples"].as_object().unwrap() {
-        let c = store.customer(&CustomerId::parse(id).unwrap()).await.unwrap().unwrap();
-        assert_eq!(c.corporate.as_ref().unwrap().uscc.as_ref().unwrap().as_str(), s["uscc"].as_str().unwrap());
+    for (id, s) in expected["files"]["corporates.csv"]["samples"]
+        .as_object()
+        .unwrap()
+    {
+        let c = store
+            .customer(&CustomerId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.corporate
+                .as_ref()
+                .unwrap()
+                .uscc
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            s["uscc"].as_str().unwrap()
+        );
         assert_eq!(c.name, s["name"].as_str().unwrap());
     }
-    for (id, s) in expected["files"]["holdings.csv"]["samples"].as_object().unwrap() {
+    for (id, s) in expected["files"]["holdings.csv"]["samples"]
+        .as_object()
+        .unwrap()
+    {
         let h = store.holding(&id.parse().unwrap()).await.unwrap().unwrap();
         assert_eq!(h.customer_id.as_str(), s["customer"].as_str().unwrap());
         assert_eq!(h.balance.minor, s["balance_fen"].as_i64().unwrap(), "{id}");
     }
-    for (id, s) in expected["files"]["transactions.csv"]["samples"].as_object().unwrap() {
+    for (id, s) in expected["files"]["transactions.csv"]["samples"]
+        .as_object()
+        .unwrap()
+    {
         let holding: fincrm_domain::HoldingId = s["account"].as_str().unwrap().parse().unwrap();
         let owner = store.holding(&holding).await.unwrap().unwrap().customer_id;
         let txns = store.recent_transactions(&owner, 10_000).await.unwrap();
-        let t = txns.iter().find(|t| t.id.as_str() == id).unwrap_or_else(|| panic!("{id} not loaded"));
+        let t = txns
+            .iter()
+            .find(|t| t.id.as_str() == id)
+            .unwrap_or_else(|| panic!("{id} not loaded"));
         assert_eq!(t.holding_id, holding);
         assert_eq!(t.amount.minor, s["amount_fen"].as_i64().unwrap());
         assert_eq!(t.direction.as_str(), s["direction"].as_str().unwrap());
-        let local = t.at.with_timezone(&beijing).naive_local().format("%Y-%m-%dT%H:%M:%S").to_string();
+        let local =
+            t.at.with_timezone(&beijing)
+                .naive_local()
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string();
         assert_eq!(local, s["time"].as_str().unwrap(), "{id}: Beijing time");
     }
 
     // A re-run of the same extract changes nothing and reports every batch as already loaded.
     let before = store.counts().await.unwrap();
-    let again = import(store, &mapping(), &export_dir(), &options, &NoProgress).await.unwrap();
+    let again = import(store, &mapping(), &export_dir(), &options, &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(store.counts().await.unwrap(), before);
     assert_eq!(again.loaded(), report.loaded());
     let batches: u64 = again.files.iter().map(|f| f.resumed_batches).sum();
@@ -120,9 +207,19 @@ async fn load_and_compare(store: &dyn Store) {
 
     // The quality report counts what was normalised, e.g. phones written with +86 or dashes.
     let individuals = &report.files[0];
-    let phone = individuals.quality.columns.iter().find(|c| c.field == "phone").unwrap();
+    let phone = individuals
+        .quality
+        .columns
+        .iter()
+        .find(|c| c.field == "phone")
+        .unwrap();
     assert!(phone.normalised > 100, "{phone:?}");
-    let id = individuals.quality.columns.iter().find(|c| c.field == "id_number").unwrap();
+    let id = individuals
+        .quality
+        .columns
+        .iter()
+        .find(|c| c.field == "id_number")
+        .unwrap();
     assert!(id.invalid >= 17, "{id:?}");
     assert!(reports.path().join("quality.json").exists());
     assert!(report.quality_text().contains("手机号码"));
@@ -131,7 +228,9 @@ async fn load_and_compare(store: &dyn Store) {
 #[tokio::test]
 async fn the_sample_extract_loads_as_expected_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("core.db")).await.unwrap();
+    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("core.db"))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     load_and_compare(&store).await;
 }
@@ -142,8 +241,14 @@ async fn the_sample_extract_loads_as_expected_on_postgres() {
         eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL import test did not run");
         return;
     };
-    let schema = format!("t_core_export_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema)).await.unwrap();
+    let schema = format!(
+        "t_core_export_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     load_and_compare(&store).await;
     sqlx_drop(&store, &schema).await;
@@ -151,20 +256,42 @@ async fn the_sample_extract_loads_as_expected_on_postgres() {
 
 async fn sqlx_drop(store: &fincrm_store_pg::PgStore, schema: &str) {
     use sqlx::Executor as _;
-    store.pool().execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).await.unwrap();
+    store
+        .pool()
+        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_dry_run_reports_the_same_rejects_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("dry.db")).await.unwrap();
+    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("dry.db"))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let reports = tempfile::tempdir().unwrap();
-    let options = ImportOptions { batch_size: 1000, dry_run: true, report_dir: reports.path().to_owned() };
-    let report = import(&store, &mapping(), &export_dir(), &options, &NoProgress).await.unwrap();
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(export_dir().join("expected.json")).unwrap()).unwrap();
+    let options = ImportOptions {
+        batch_size: 1000,
+        dry_run: true,
+        report_dir: reports.path().to_owned(),
+    };
+    let report = import(&store, &mapping(), &export_dir(), &options, &NoProgress)
+        .await
+        .unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(export_dir().join("expected.json")).unwrap())
+            .unwrap();
     for f in &report.files {
-        assert_eq!(f.loaded, expected["files"][&f.file]["valid"].as_u64().unwrap(), "{}", f.file);
+        assert_eq!(
+            f.loaded,
+            expected["files"][&f.file]["valid"].as_u64().unwrap(),
+            "{}",
+            f.file
+        );
     }
-    assert_eq!(store.counts().await.unwrap(), fincrm_store::TableCounts::default());
+    assert_eq!(
+        store.counts().await.unwrap(),
+        fincrm_store::TableCounts::default()
+    );
 }

@@ -98,37 +98,77 @@ async fn another_banks_layout_loads_through_its_own_mapping() {
     .unwrap();
 
     let db = tempfile::tempdir().unwrap();
-    let store = fincrm_store_sqlite::SqliteStore::open(&db.path().join("other.db")).await.unwrap();
+    let store = fincrm_store_sqlite::SqliteStore::open(&db.path().join("other.db"))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let mapping = Mapping::from_toml(MAPPING).unwrap();
-    let options = ImportOptions { batch_size: 2, dry_run: false, report_dir: db.path().join("report") };
-    let report = import(&store, &mapping, dir.path(), &options, &NoProgress).await.unwrap();
+    let options = ImportOptions {
+        batch_size: 2,
+        dry_run: false,
+        report_dir: db.path().join("report"),
+    };
+    let report = import(&store, &mapping, dir.path(), &options, &NoProgress)
+        .await
+        .unwrap();
 
-    let per_file: Vec<(u64, u64)> = report.files.iter().map(|f| (f.loaded, f.rejected)).collect();
+    let per_file: Vec<(u64, u64)> = report
+        .files
+        .iter()
+        .map(|f| (f.loaded, f.rejected))
+        .collect();
     // K003's birthday 31.02 does not exist; so its account A-3 refers to an unknown customer;
     // S-3's month 13 does not exist.
     assert_eq!(per_file, vec![(2, 1), (2, 1), (2, 1)]);
 
-    let k1 = store.customer(&CustomerId::parse("K001").unwrap()).await.unwrap().unwrap();
+    let k1 = store
+        .customer(&CustomerId::parse("K001").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(k1.name, "欧阳娜娜");
     assert_eq!(k1.document.unwrap().expose(), "11010519510513022X");
     assert_eq!(k1.phone.unwrap().expose(), "13900001111");
     assert_eq!(k1.risk_tolerance.unwrap().to_string(), "C2");
     assert_eq!(k1.opened_on.unwrap().to_string(), "2019-03-05");
-    let k2 = store.customer(&CustomerId::parse("K002").unwrap()).await.unwrap().unwrap();
+    let k2 = store
+        .customer(&CustomerId::parse("K002").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(k2.name, "司马 光");
 
-    let a1 = store.holding(&"A-1".parse().unwrap()).await.unwrap().unwrap();
-    assert_eq!((a1.balance.minor, a1.balance.currency.code()), (123_456, "USD"));
-    let t = store.recent_transactions(&CustomerId::parse("K001").unwrap(), 5).await.unwrap();
+    let a1 = store
+        .holding(&"A-1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (a1.balance.minor, a1.balance.currency.code()),
+        (123_456, "USD")
+    );
+    let t = store
+        .recent_transactions(&CustomerId::parse("K001").unwrap(), 5)
+        .await
+        .unwrap();
     assert_eq!(t.len(), 1);
-    assert_eq!(t[0].customer_id.as_str(), "K001", "the customer is taken from the account");
+    assert_eq!(
+        t[0].customer_id.as_str(),
+        "K001",
+        "the customer is taken from the account"
+    );
     assert_eq!(t[0].direction, Direction::Debit);
     assert_eq!(t[0].at.to_rfc3339(), "2025-01-02T03:04:05+00:00");
     assert_eq!(t[0].memo.as_deref(), Some("semi;colon"));
 
     let rejects = std::fs::read_to_string(options.report_dir.join("KH.TXT.rejects.csv")).unwrap();
-    assert!(rejects.contains("KH.TXT,3,OPEN_DT,invalid date"), "{rejects}");
+    assert!(
+        rejects.contains("KH.TXT,3,OPEN_DT,invalid date"),
+        "{rejects}"
+    );
     let rejects = std::fs::read_to_string(options.report_dir.join("ZH.TXT.rejects.csv")).unwrap();
-    assert!(rejects.contains("ZH.TXT,3,CUST_NO,unknown customer"), "{rejects}");
+    assert!(
+        rejects.contains("ZH.TXT,3,CUST_NO,unknown customer"),
+        "{rejects}"
+    );
 }

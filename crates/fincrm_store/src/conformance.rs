@@ -7,9 +7,9 @@
 use crate::{BatchMarker, Store, StoreError, tables};
 use chrono::{NaiveDate, TimeZone, Utc};
 use fincrm_domain::{
-    CorporateProfile, Currency, Customer, CustomerId, Direction, Holding, HoldingId,
-    HoldingStatus, IdentityDocument, IndividualProfile, Interaction, InteractionId, MobilePhone,
-    Money, ProductCode, ProductType, ResidentId, RiskTolerance, Transaction, TransactionId,
+    CorporateProfile, Currency, Customer, CustomerId, Direction, Holding, HoldingId, HoldingStatus,
+    IdentityDocument, IndividualProfile, Interaction, InteractionId, MobilePhone, Money,
+    ProductCode, ProductType, ResidentId, RiskTolerance, Transaction, TransactionId,
     UnifiedSocialCreditCode,
 };
 
@@ -30,7 +30,9 @@ fn cid(s: &str) -> CustomerId {
 /// An individual with every optional fact set.
 pub fn sample_individual(id: &str, id_number: &str, phone: &str, name: &str) -> Customer {
     let mut c = Customer::individual(cid(id), name.to_owned());
-    c.document = Some(IdentityDocument::ResidentId(ResidentId::parse(id_number).expect("valid id")));
+    c.document = Some(IdentityDocument::ResidentId(
+        ResidentId::parse(id_number).expect("valid id"),
+    ));
     c.phone = Some(MobilePhone::parse(phone).expect("valid phone"));
     c.address = Some("杭州市西湖区学府路808号\n2单元".to_owned());
     c.risk_tolerance = Some(RiskTolerance::new(3).expect("level"));
@@ -80,9 +82,16 @@ fn sample_transaction(id: &str, customer: &str, holding: &str, secs: i64) -> Tra
         id: TransactionId::parse(id).expect("txn id"),
         customer_id: cid(customer),
         holding_id: HoldingId::parse(holding).expect("holding id"),
-        at: Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("time"),
+        at: Utc
+            .timestamp_opt(1_700_000_000 + secs, 0)
+            .single()
+            .expect("time"),
         amount: Money::new(38_348 + secs, Currency::Cny),
-        direction: if (secs / 60) % 2 == 0 { Direction::Credit } else { Direction::Debit },
+        direction: if (secs / 60) % 2 == 0 {
+            Direction::Credit
+        } else {
+            Direction::Debit
+        },
         channel: Some("手机银行".to_owned()),
         counterparty: Some("财付通".to_owned()),
         kind: Some("消费".to_owned()),
@@ -98,7 +107,10 @@ async fn records_round_trip(store: &dyn Store) {
     let contact = Interaction {
         id: InteractionId::parse("I1").expect("id"),
         customer_id: cid("P1"),
-        at: Utc.with_ymd_and_hms(2025, 12, 9, 5, 39, 0).single().expect("time"),
+        at: Utc
+            .with_ymd_and_hms(2025, 12, 9, 5, 39, 0)
+            .single()
+            .expect("time"),
         channel: fincrm_domain::Channel::WeChat,
         kind: "回访".to_owned(),
         user_id: Some("RM1107".parse().expect("user")),
@@ -116,20 +128,41 @@ async fn records_round_trip(store: &dyn Store) {
         )
         .await
         .expect("write");
-    assert_eq!(store.customer(&cid("P1")).await.expect("read"), Some(person));
+    assert_eq!(
+        store.customer(&cid("P1")).await.expect("read"),
+        Some(person)
+    );
     assert_eq!(store.customer(&cid("C1")).await.expect("read"), Some(firm));
     assert_eq!(store.customer(&cid("nobody")).await.expect("read"), None);
-    assert_eq!(store.holdings_of(&cid("P1")).await.expect("read"), vec![holding.clone()]);
-    assert_eq!(store.holding(&holding.id).await.expect("read"), Some(holding));
-    assert_eq!(store.recent_transactions(&cid("P1"), 10).await.expect("read"), vec![txn]);
-    assert_eq!(store.interactions_of(&cid("P1"), 10).await.expect("read"), vec![contact]);
+    assert_eq!(
+        store.holdings_of(&cid("P1")).await.expect("read"),
+        vec![holding.clone()]
+    );
+    assert_eq!(
+        store.holding(&holding.id).await.expect("read"),
+        Some(holding)
+    );
+    assert_eq!(
+        store
+            .recent_transactions(&cid("P1"), 10)
+            .await
+            .expect("read"),
+        vec![txn]
+    );
+    assert_eq!(
+        store.interactions_of(&cid("P1"), 10).await.expect("read"),
+        vec![contact]
+    );
 }
 
 async fn writing_the_same_batch_twice_changes_nothing(store: &dyn Store) {
     let before = store.counts().await.expect("counts");
     let mut person = sample_individual("P1", "500103195701208679", "13273878287", "郭东兰");
     let txn = sample_transaction("T1", "P1", "6222624244768538", 0);
-    let batch = [tables::customers(std::slice::from_ref(&person)), tables::transactions(&[txn])];
+    let batch = [
+        tables::customers(std::slice::from_ref(&person)),
+        tables::transactions(&[txn]),
+    ];
     store.write(None, &batch).await.expect("write again");
     assert_eq!(store.counts().await.expect("counts"), before);
 
@@ -138,72 +171,164 @@ async fn writing_the_same_batch_twice_changes_nothing(store: &dyn Store) {
     let mut changed = sample_transaction("T1", "P1", "6222624244768538", 0);
     changed.amount = Money::new(1, Currency::Cny);
     store
-        .write(None, &[tables::customers(std::slice::from_ref(&person)), tables::transactions(&[changed])])
+        .write(
+            None,
+            &[
+                tables::customers(std::slice::from_ref(&person)),
+                tables::transactions(&[changed]),
+            ],
+        )
         .await
         .expect("write corrected");
-    assert_eq!(store.customer(&cid("P1")).await.expect("read").map(|c| c.name), Some(person.name));
-    let stored = store.recent_transactions(&cid("P1"), 1).await.expect("read");
+    assert_eq!(
+        store
+            .customer(&cid("P1"))
+            .await
+            .expect("read")
+            .map(|c| c.name),
+        Some(person.name)
+    );
+    let stored = store
+        .recent_transactions(&cid("P1"), 1)
+        .await
+        .expect("read");
     assert_eq!(stored[0].amount, Money::new(38_348, Currency::Cny));
     assert_eq!(store.counts().await.expect("counts"), before);
 }
 
 async fn a_failing_batch_leaves_no_rows_and_no_marker(store: &dyn Store) {
     let before = store.counts().await.expect("counts");
-    let marker = BatchMarker { source: "file-abc:holdings".to_owned(), batch_no: 7, records: 2, loaded: 2 };
+    let marker = BatchMarker {
+        source: "file-abc:holdings".to_owned(),
+        batch_no: 7,
+        records: 2,
+        loaded: 2,
+    };
     // The second holding belongs to a customer that does not exist: the foreign key refuses it,
     // and the first holding and the marker must not be committed either.
     let batch = [tables::holdings(&[
         sample_holding("H-OK", "P1", 100),
         sample_holding("H-ORPHAN", "NO-SUCH-CUSTOMER", 100),
     ])];
-    let err = store.write(Some(&marker), &batch).await.expect_err("foreign key must refuse");
-    assert!(matches!(err, StoreError::Conflict { .. }), "expected a conflict, got {err:?}");
+    let err = store
+        .write(Some(&marker), &batch)
+        .await
+        .expect_err("foreign key must refuse");
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "expected a conflict, got {err:?}"
+    );
     assert_eq!(store.counts().await.expect("counts"), before);
-    assert!(store.committed_batches(&marker.source).await.expect("batches").is_empty());
+    assert!(
+        store
+            .committed_batches(&marker.source)
+            .await
+            .expect("batches")
+            .is_empty()
+    );
 
     let good = [tables::holdings(&[sample_holding("H-OK", "P1", 100)])];
     store.write(Some(&marker), &good).await.expect("write");
-    let done = store.committed_batches(&marker.source).await.expect("batches");
+    let done = store
+        .committed_batches(&marker.source)
+        .await
+        .expect("batches");
     assert_eq!(done.into_iter().collect::<Vec<_>>(), vec![7]);
     // The same marker again is harmless (a re-run that raced with a kill).
-    store.write(Some(&marker), &good).await.expect("write again");
-    assert_eq!(store.counts().await.expect("counts").import_batches, before.import_batches + 1);
+    store
+        .write(Some(&marker), &good)
+        .await
+        .expect("write again");
+    assert_eq!(
+        store.counts().await.expect("counts").import_batches,
+        before.import_batches + 1
+    );
 }
 
 async fn lookups_report_only_existing_keys(store: &dyn Store) {
-    let found = store.existing_customers(&["P1", "C1", "ghost"]).await.expect("lookup");
+    let found = store
+        .existing_customers(&["P1", "C1", "ghost"])
+        .await
+        .expect("lookup");
     assert_eq!(found.len(), 2);
     assert!(found.contains("P1") && found.contains("C1"));
-    let owners = store.existing_holdings(&["6222624244768538", "nope"]).await.expect("lookup");
+    let owners = store
+        .existing_holdings(&["6222624244768538", "nope"])
+        .await
+        .expect("lookup");
     assert_eq!(owners.len(), 1);
-    assert_eq!(owners.get("6222624244768538").map(String::as_str), Some("P1"));
-    assert!(store.existing_customers(&[]).await.expect("empty lookup").is_empty());
+    assert_eq!(
+        owners.get("6222624244768538").map(String::as_str),
+        Some("P1")
+    );
+    assert!(
+        store
+            .existing_customers(&[])
+            .await
+            .expect("empty lookup")
+            .is_empty()
+    );
     // Lookups of more keys than one statement can bind still work.
     let many: Vec<String> = (0..5000).map(|i| format!("X{i}")).collect();
     let refs: Vec<&str> = many.iter().map(String::as_str).chain(["P1"]).collect();
-    assert_eq!(store.existing_customers(&refs).await.expect("big lookup").len(), 1);
+    assert_eq!(
+        store
+            .existing_customers(&refs)
+            .await
+            .expect("big lookup")
+            .len(),
+        1
+    );
 }
 
 async fn duplicates_are_detected_by_id_number_and_by_phone_and_name(store: &dyn Store) {
     let twin = sample_individual("P2", "500103195701208679", "13800000000", "郭东兰");
     let namesake = sample_individual("P3", "110105199801139234", "13273878287", "郭东蘭");
     let other = sample_individual("P4", "110105194604224234", "13273878287", "杨娟");
-    store.write(None, &[tables::customers(&[twin, namesake, other])]).await.expect("write");
+    store
+        .write(None, &[tables::customers(&[twin, namesake, other])])
+        .await
+        .expect("write");
     let total = store.detect_duplicates().await.expect("detect");
     let pairs = store.duplicate_candidates(100).await.expect("list");
-    let got: Vec<(&str, &str, &str)> =
-        pairs.iter().map(|p| (p.customer_a.as_str(), p.customer_b.as_str(), p.reason.as_str())).collect();
+    let got: Vec<(&str, &str, &str)> = pairs
+        .iter()
+        .map(|p| {
+            (
+                p.customer_a.as_str(),
+                p.customer_b.as_str(),
+                p.reason.as_str(),
+            )
+        })
+        .collect();
     // P1 was renamed 郭东蘭 above, so it shares phone and name with P3 and its ID with P2.
-    assert_eq!(got, vec![("P1", "P2", "same_id_number"), ("P1", "P3", "same_phone_and_name")]);
+    assert_eq!(
+        got,
+        vec![
+            ("P1", "P2", "same_id_number"),
+            ("P1", "P3", "same_phone_and_name")
+        ]
+    );
     assert_eq!(total, 2);
-    assert_eq!(store.detect_duplicates().await.expect("detect again"), 2, "detection is idempotent");
+    assert_eq!(
+        store.detect_duplicates().await.expect("detect again"),
+        2,
+        "detection is idempotent"
+    );
 }
 
 async fn recent_transactions_are_newest_first_and_limited(store: &dyn Store) {
-    let txns: Vec<Transaction> =
-        (1..=30).map(|i| sample_transaction(&format!("TX{i:03}"), "C1", "6222624244768538", i * 60)).collect();
-    store.write(None, &[tables::transactions(&txns)]).await.expect("write");
-    let recent = store.recent_transactions(&cid("C1"), 5).await.expect("read");
+    let txns: Vec<Transaction> = (1..=30)
+        .map(|i| sample_transaction(&format!("TX{i:03}"), "C1", "6222624244768538", i * 60))
+        .collect();
+    store
+        .write(None, &[tables::transactions(&txns)])
+        .await
+        .expect("write");
+    let recent = store
+        .recent_transactions(&cid("C1"), 5)
+        .await
+        .expect("read");
     let ids: Vec<&str> = recent.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, vec!["TX030", "TX029", "TX028", "TX027", "TX026"]);
     assert_eq!(recent[0].signed_minor(), 38_348 + 1800);

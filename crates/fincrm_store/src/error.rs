@@ -26,9 +26,13 @@ impl From<sqlx::Error> for StoreError {
         match e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) => match db.constraint() {
-                Some(c) => StoreError::Conflict { constraint: c.to_owned() },
+                Some(c) => StoreError::Conflict {
+                    constraint: c.to_owned(),
+                },
                 None if db.is_unique_violation() || db.is_foreign_key_violation() => {
-                    StoreError::Conflict { constraint: db.message().to_owned() }
+                    StoreError::Conflict {
+                        constraint: db.message().to_owned(),
+                    }
                 }
                 None => StoreError::Other(anyhow::Error::new(sqlx::Error::Database(db))),
             },

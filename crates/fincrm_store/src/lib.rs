@@ -121,7 +121,8 @@ pub trait Store: Send + Sync {
     ///
     /// Rows are inserted or, by each table's [`OnConflict`] rule, updated in place or left as
     /// they are, so writing the same batch twice changes nothing. Returns the rows written.
-    async fn write(&self, marker: Option<&BatchMarker>, batches: &[TableBatch]) -> StoreResult<u64>;
+    async fn write(&self, marker: Option<&BatchMarker>, batches: &[TableBatch])
+    -> StoreResult<u64>;
 
     /// The batch numbers of `source` already committed.
     async fn committed_batches(&self, source: &str) -> StoreResult<HashSet<i64>>;
@@ -152,12 +153,14 @@ pub trait Store: Send + Sync {
     async fn holding(&self, id: &HoldingId) -> StoreResult<Option<Holding>>;
 
     /// A customer's latest transactions, newest first.
-    async fn recent_transactions(&self, id: &CustomerId, limit: i64)
-    -> StoreResult<Vec<Transaction>>;
+    async fn recent_transactions(
+        &self,
+        id: &CustomerId,
+        limit: i64,
+    ) -> StoreResult<Vec<Transaction>>;
 
     /// A customer's latest interactions, newest first.
-    async fn interactions_of(&self, id: &CustomerId, limit: i64)
-    -> StoreResult<Vec<Interaction>>;
+    async fn interactions_of(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<Interaction>>;
 
     /// Row counts of the main tables.
     async fn counts(&self) -> StoreResult<TableCounts>;

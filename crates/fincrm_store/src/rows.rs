@@ -20,7 +20,10 @@ pub const CUSTOMER_COLUMNS: &str = "customer_id, kind, name, name_latin, id_type
 
 /// A stored customer.
 #[derive(Debug, sqlx::FromRow)]
-#[expect(missing_docs, reason = "fields mirror the columns documented in the migrations")]
+#[expect(
+    missing_docs,
+    reason = "fields mirror the columns documented in the migrations"
+)]
 pub struct CustomerRow {
     pub customer_id: String,
     pub kind: String,
@@ -56,7 +59,9 @@ fn opt<T, E: Into<StoreError>>(
 }
 
 fn level(v: Option<i64>) -> Result<Option<RiskTolerance>, StoreError> {
-    v.map(|n| RiskTolerance::new(u8::try_from(n).unwrap_or(0))).transpose().map_err(Into::into)
+    v.map(|n| RiskTolerance::new(u8::try_from(n).unwrap_or(0)))
+        .transpose()
+        .map_err(Into::into)
 }
 
 impl TryFrom<CustomerRow> for Customer {
@@ -79,8 +84,10 @@ impl TryFrom<CustomerRow> for Customer {
             .transpose()?;
         let corporate = (kind == CustomerKind::Corporate)
             .then(|| -> Result<_, StoreError> {
-                let capital = match (r.registered_capital_minor, r.registered_capital_currency.as_deref())
-                {
+                let capital = match (
+                    r.registered_capital_minor,
+                    r.registered_capital_currency.as_deref(),
+                ) {
                     (Some(m), Some(c)) => Some(Money::new(m, Currency::parse(c)?)),
                     _ => None,
                 };
@@ -114,7 +121,9 @@ impl TryFrom<CustomerRow> for Customer {
             individual,
             corporate,
             tags: match r.tags.as_deref() {
-                Some(t) => serde_json::from_str(t).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                Some(t) => {
+                    serde_json::from_str(t).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                }
                 None => Vec::new(),
             },
         })
@@ -127,7 +136,10 @@ pub const HOLDING_COLUMNS: &str = "holding_id, customer_id, product_code, produc
 
 /// A stored holding.
 #[derive(Debug, sqlx::FromRow)]
-#[expect(missing_docs, reason = "fields mirror the columns documented in the migrations")]
+#[expect(
+    missing_docs,
+    reason = "fields mirror the columns documented in the migrations"
+)]
 pub struct HoldingRow {
     pub holding_id: String,
     pub customer_id: String,
@@ -166,7 +178,10 @@ pub const TRANSACTION_COLUMNS: &str = "transaction_id, customer_id, holding_id, 
 
 /// A stored transaction.
 #[derive(Debug, sqlx::FromRow)]
-#[expect(missing_docs, reason = "fields mirror the columns documented in the migrations")]
+#[expect(
+    missing_docs,
+    reason = "fields mirror the columns documented in the migrations"
+)]
 pub struct TransactionRow {
     pub transaction_id: String,
     pub customer_id: String,
@@ -206,7 +221,10 @@ pub const INTERACTION_COLUMNS: &str =
 
 /// A stored interaction.
 #[derive(Debug, sqlx::FromRow)]
-#[expect(missing_docs, reason = "fields mirror the columns documented in the migrations")]
+#[expect(
+    missing_docs,
+    reason = "fields mirror the columns documented in the migrations"
+)]
 pub struct InteractionRow {
     pub interaction_id: String,
     pub customer_id: String,

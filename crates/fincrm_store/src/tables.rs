@@ -111,7 +111,10 @@ impl TableBatch {
         let mut seen = std::collections::HashSet::with_capacity(rows);
         let mut keep = vec![false; rows];
         for r in (0..rows).rev() {
-            let key: Vec<String> = key_idx.iter().map(|&c| self.columns[c].key_text(r)).collect();
+            let key: Vec<String> = key_idx
+                .iter()
+                .map(|&c| self.columns[c].key_text(r))
+                .collect();
             keep[r] = seen.insert(key);
         }
         if keep.iter().all(|k| *k) {
@@ -140,7 +143,10 @@ fn date<T>(items: &[T], f: impl Fn(&T) -> Option<NaiveDate>) -> ColumnData {
 fn ts<T>(items: &[T], f: impl Fn(&T) -> Option<DateTime<Utc>>) -> ColumnData {
     ColumnData::Timestamp(items.iter().map(f).collect())
 }
-#[expect(clippy::unnecessary_wraps, reason = "column closures return Option for every column")]
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "column closures return Option for every column"
+)]
 fn s(v: &impl ToString) -> Option<String> {
     Some(v.to_string())
 }
@@ -259,7 +265,9 @@ pub fn customers(items: &[Customer]) -> TableBatch {
             text(items, |c| Some(c.name.clone())),
             text(items, |c| c.name_latin.clone()),
             text(items, |c| c.document.as_ref().map(|d| d.kind().to_owned())),
-            text(items, |c| c.document.as_ref().map(|d| d.expose().to_owned())),
+            text(items, |c| {
+                c.document.as_ref().map(|d| d.expose().to_owned())
+            }),
             text(items, |c| c.phone.as_ref().map(|p| p.expose().to_owned())),
             text(items, |c| c.email.clone()),
             text(items, |c| c.address.clone()),
@@ -268,17 +276,29 @@ pub fn customers(items: &[Customer]) -> TableBatch {
             int(items, |c| c.risk_tolerance.map(|r| i64::from(r.level()))),
             date(items, |c| c.opened_on),
             text(items, |c| s(&c.status)),
-            text(items, |c| ind(c).and_then(|i| i.gender).map(|g| g.to_string())),
+            text(items, |c| {
+                ind(c).and_then(|i| i.gender).map(|g| g.to_string())
+            }),
             date(items, |c| ind(c).and_then(|i| i.birth_date)),
             text(items, |c| ind(c).and_then(|i| i.occupation.clone())),
-            text(items, |c| corp(c).and_then(|k| k.ownership).map(|o| o.to_string())),
-            text(items, |c| corp(c).and_then(|k| k.industry_code.clone())),
-            int(items, |c| corp(c).and_then(|k| k.registered_capital).map(|m| m.minor)),
             text(items, |c| {
-                corp(c).and_then(|k| k.registered_capital).map(|m| m.currency.to_string())
+                corp(c).and_then(|k| k.ownership).map(|o| o.to_string())
+            }),
+            text(items, |c| corp(c).and_then(|k| k.industry_code.clone())),
+            int(items, |c| {
+                corp(c).and_then(|k| k.registered_capital).map(|m| m.minor)
+            }),
+            text(items, |c| {
+                corp(c)
+                    .and_then(|k| k.registered_capital)
+                    .map(|m| m.currency.to_string())
             }),
             date(items, |c| corp(c).and_then(|k| k.founded_on)),
-            text(items, |c| corp(c).and_then(|k| k.group_parent.as_ref()).map(ToString::to_string)),
+            text(items, |c| {
+                corp(c)
+                    .and_then(|k| k.group_parent.as_ref())
+                    .map(ToString::to_string)
+            }),
             text(items, |c| {
                 (!c.tags.is_empty()).then(|| serde_json::to_string(&c.tags).unwrap_or_default())
             }),
@@ -387,7 +407,15 @@ pub fn transactions(items: &[Transaction]) -> TableBatch {
 /// `interaction`: the contact timeline, immutable once loaded.
 pub static INTERACTION: TableSpec = TableSpec {
     name: "interaction",
-    columns: &["interaction_id", "customer_id", "occurred_at", "channel", "kind", "user_id", "content"],
+    columns: &[
+        "interaction_id",
+        "customer_id",
+        "occurred_at",
+        "channel",
+        "kind",
+        "user_id",
+        "content",
+    ],
     key: &["interaction_id"],
     on_conflict: OnConflict::Ignore,
 };
@@ -432,7 +460,13 @@ pub fn relationships(items: &[Relationship]) -> TableBatch {
 /// `consent`: an append-only history; the latest record per purpose and channel is in force.
 pub static CONSENT: TableSpec = TableSpec {
     name: "consent",
-    columns: &["customer_id", "purpose", "channel", "recorded_at", "granted"],
+    columns: &[
+        "customer_id",
+        "purpose",
+        "channel",
+        "recorded_at",
+        "granted",
+    ],
     key: &["customer_id", "purpose", "channel", "recorded_at"],
     on_conflict: OnConflict::Ignore,
 };
@@ -444,7 +478,12 @@ pub fn consents(items: &[Consent]) -> TableBatch {
         columns: vec![
             text(items, |c| s(&c.customer_id)),
             text(items, |c| s(&c.purpose)),
-            text(items, |c| Some(c.channel.map_or_else(|| "all".to_owned(), |ch| ch.to_string()))),
+            text(items, |c| {
+                Some(
+                    c.channel
+                        .map_or_else(|| "all".to_owned(), |ch| ch.to_string()),
+                )
+            }),
             ts(items, |c| Some(c.at)),
             int(items, |c| Some(i64::from(c.granted))),
         ],
@@ -469,9 +508,18 @@ mod tests {
             relationships(&[]),
             consents(&[]),
         ] {
-            assert_eq!(batch.columns.len(), batch.spec.columns.len(), "{}", batch.spec.name);
+            assert_eq!(
+                batch.columns.len(),
+                batch.spec.columns.len(),
+                "{}",
+                batch.spec.name
+            );
             for k in batch.spec.key {
-                assert!(batch.spec.columns.contains(k), "{}: key {k}", batch.spec.name);
+                assert!(
+                    batch.spec.columns.contains(k),
+                    "{}: key {k}",
+                    batch.spec.name
+                );
             }
         }
     }

@@ -43,15 +43,23 @@ impl PgStore {
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> StoreResult<Self> {
         let mut options = PgConnectOptions::from_str(url)?.application_name("fincrm");
         if let Some(schema) = schema {
-            if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            if !schema
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
                 return Err(fincrm_store::StoreError::Other(anyhow::anyhow!(
                     "schema name must be letters, digits and '_'"
                 )));
             }
-            let admin = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
-                .execute(&admin)
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
                 .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}"
+            )))
+            .execute(&admin)
+            .await?;
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }
@@ -151,7 +159,11 @@ impl Store for PgStore {
             .map_err(|e| fincrm_store::StoreError::Other(e.into()))
     }
 
-    async fn write(&self, marker: Option<&BatchMarker>, batches: &[TableBatch]) -> StoreResult<u64> {
+    async fn write(
+        &self,
+        marker: Option<&BatchMarker>,
+        batches: &[TableBatch],
+    ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
         let mut written = 0;
         for batch in batches {
@@ -229,7 +241,9 @@ impl Store for PgStore {
                 .bind(keys(ids))
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     async fn detect_duplicates(&self) -> StoreResult<i64> {
@@ -252,9 +266,11 @@ impl Store for PgStore {
         .bind(Utc::now())
         .execute(&self.pool)
         .await?;
-        Ok(sqlx::query_scalar("SELECT count(*) FROM duplicate_candidate")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM duplicate_candidate")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn duplicate_candidates(&self, limit: i64) -> StoreResult<Vec<DuplicateCandidate>> {
@@ -269,8 +285,10 @@ impl Store for PgStore {
 
     async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>> {
         let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = $1");
-        let row: Option<CustomerRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row: Option<CustomerRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(Customer::try_from).transpose()
     }
 
@@ -279,19 +297,27 @@ impl Store for PgStore {
             "SELECT {HOLDING_COLUMNS} FROM holding WHERE customer_id = $1 \
              ORDER BY holding_id COLLATE \"C\""
         );
-        let rows: Vec<HoldingRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).fetch_all(&self.pool).await?;
+        let rows: Vec<HoldingRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(Holding::try_from).collect()
     }
 
     async fn holding(&self, id: &HoldingId) -> StoreResult<Option<Holding>> {
         let sql = format!("SELECT {HOLDING_COLUMNS} FROM holding WHERE holding_id = $1");
-        let row: Option<HoldingRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row: Option<HoldingRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(Holding::try_from).transpose()
     }
 
-    async fn recent_transactions(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<Transaction>> {
+    async fn recent_transactions(
+        &self,
+        id: &CustomerId,
+        limit: i64,
+    ) -> StoreResult<Vec<Transaction>> {
         let sql = format!(
             "SELECT {TRANSACTION_COLUMNS} FROM bank_transaction WHERE customer_id = $1 \
              ORDER BY posted_at DESC, transaction_id COLLATE \"C\" DESC LIMIT $2"

@@ -10,7 +10,9 @@ use fincrm_store::Store;
 use fincrm_store_pg::PgStore;
 
 fn test_url() -> Option<String> {
-    let url = std::env::var("FINCRM_TEST_PG_URL").ok().filter(|u| !u.is_empty());
+    let url = std::env::var("FINCRM_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     if url.is_none() {
         eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL suite did not run");
     }
@@ -18,7 +20,10 @@ fn test_url() -> Option<String> {
 }
 
 fn fresh_schema(name: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("t_{name}_{}_{nanos}", std::process::id())
 }
 
@@ -26,7 +31,9 @@ fn fresh_schema(name: &str) -> String {
 async fn postgres_store_passes_the_conformance_suite() {
     let Some(url) = test_url() else { return };
     let schema = fresh_schema("conformance");
-    let store = PgStore::connect_in_schema(&url, Some(&schema)).await.unwrap();
+    let store = PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     fincrm_store::conformance::run_all(&store).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))

@@ -76,9 +76,15 @@ impl SqliteStore {
     /// and tests): journal mode, synchronous level and foreign-key enforcement.
     pub async fn durability(&self) -> StoreResult<(String, i64, i64)> {
         let mut conn = self.writer.acquire().await?;
-        let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await?;
-        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await?;
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await?;
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await?;
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await?;
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut *conn)
+            .await?;
         Ok((journal, sync, fk))
     }
 
@@ -126,10 +132,7 @@ fn bind_row(args: &mut SqliteArguments, batch: &TableBatch, row: usize) -> Store
     Ok(())
 }
 
-async fn insert_batch(
-    conn: &mut sqlx::SqliteConnection,
-    batch: &TableBatch,
-) -> StoreResult<u64> {
+async fn insert_batch(conn: &mut sqlx::SqliteConnection, batch: &TableBatch) -> StoreResult<u64> {
     let total = batch.rows();
     let per_statement = (MAX_PARAMS_PER_STATEMENT / batch.spec.columns.len()).max(1);
     let full_sql = insert_sql(batch, per_statement.min(total));
@@ -137,12 +140,19 @@ async fn insert_batch(
     let mut start = 0;
     while start < total {
         let n = per_statement.min(total - start);
-        let sql = if n == per_statement.min(total) { full_sql.clone() } else { insert_sql(batch, n) };
+        let sql = if n == per_statement.min(total) {
+            full_sql.clone()
+        } else {
+            insert_sql(batch, n)
+        };
         let mut args = SqliteArguments::default();
         for row in start..start + n {
             bind_row(&mut args, batch, row)?;
         }
-        written += sqlx::query_with(AssertSqlSafe(sql), args).execute(&mut *conn).await?.rows_affected();
+        written += sqlx::query_with(AssertSqlSafe(sql), args)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
         start += n;
     }
     Ok(written)
@@ -166,7 +176,11 @@ impl Store for SqliteStore {
             .map_err(|e| fincrm_store::StoreError::Other(e.into()))
     }
 
-    async fn write(&self, marker: Option<&BatchMarker>, batches: &[TableBatch]) -> StoreResult<u64> {
+    async fn write(
+        &self,
+        marker: Option<&BatchMarker>,
+        batches: &[TableBatch],
+    ) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await?;
         let mut written = 0;
         for batch in batches {
@@ -196,10 +210,11 @@ impl Store for SqliteStore {
     }
 
     async fn committed_batches(&self, source: &str) -> StoreResult<HashSet<i64>> {
-        let rows: Vec<i64> = sqlx::query_scalar("SELECT batch_no FROM import_batch WHERE source = ?")
-            .bind(source)
-            .fetch_all(&self.writer)
-            .await?;
+        let rows: Vec<i64> =
+            sqlx::query_scalar("SELECT batch_no FROM import_batch WHERE source = ?")
+                .bind(source)
+                .fetch_all(&self.writer)
+                .await?;
         Ok(rows.into_iter().collect())
     }
 
@@ -247,7 +262,9 @@ impl Store for SqliteStore {
         .bind(json_keys(ids))
         .fetch_all(&self.writer)
         .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     async fn detect_duplicates(&self) -> StoreResult<i64> {
@@ -268,7 +285,11 @@ impl Store for SqliteStore {
         .bind(Utc::now())
         .execute(&self.writer)
         .await?;
-        Ok(sqlx::query_scalar("SELECT count(*) FROM duplicate_candidate").fetch_one(&self.writer).await?)
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM duplicate_candidate")
+                .fetch_one(&self.writer)
+                .await?,
+        )
     }
 
     async fn duplicate_candidates(&self, limit: i64) -> StoreResult<Vec<DuplicateCandidate>> {
@@ -283,8 +304,10 @@ impl Store for SqliteStore {
 
     async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>> {
         let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = ?");
-        let row: Option<CustomerRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&self.reader).await?;
+        let row: Option<CustomerRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
         row.map(Customer::try_from).transpose()
     }
 
@@ -292,19 +315,27 @@ impl Store for SqliteStore {
         let sql = format!(
             "SELECT {HOLDING_COLUMNS} FROM holding WHERE customer_id = ? ORDER BY holding_id"
         );
-        let rows: Vec<HoldingRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).fetch_all(&self.reader).await?;
+        let rows: Vec<HoldingRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_all(&self.reader)
+            .await?;
         rows.into_iter().map(Holding::try_from).collect()
     }
 
     async fn holding(&self, id: &HoldingId) -> StoreResult<Option<Holding>> {
         let sql = format!("SELECT {HOLDING_COLUMNS} FROM holding WHERE holding_id = ?");
-        let row: Option<HoldingRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&self.reader).await?;
+        let row: Option<HoldingRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
         row.map(Holding::try_from).transpose()
     }
 
-    async fn recent_transactions(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<Transaction>> {
+    async fn recent_transactions(
+        &self,
+        id: &CustomerId,
+        limit: i64,
+    ) -> StoreResult<Vec<Transaction>> {
         let sql = format!(
             "SELECT {TRANSACTION_COLUMNS} FROM bank_transaction WHERE customer_id = ? \
              ORDER BY posted_at DESC, transaction_id DESC LIMIT ?"

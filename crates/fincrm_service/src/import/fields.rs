@@ -52,7 +52,10 @@ impl RecordKind {
 
     /// The name used in mapping files and reports.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(k, _)| *k == self).map_or("?", |(_, n)| *n)
+        Self::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("?", |(_, n)| *n)
     }
 
     /// Every kind's name.
@@ -166,7 +169,10 @@ impl RecordKind {
 /// How a field's text is parsed; code tables translate a source's values into the form each
 /// type accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[expect(missing_docs, reason = "each variant is the domain type of the same name")]
+#[expect(
+    missing_docs,
+    reason = "each variant is the domain type of the same name"
+)]
 pub enum FieldType {
     Id,
     Name,
@@ -232,14 +238,25 @@ impl FieldType {
             Self::ConsentPurpose => ConsentPurpose::parse(value).map(drop),
             Self::IdType => match value {
                 "resident_id" | "passport" | "uscc" => Ok(()),
-                _ => return Err(format!("{value:?} is not an id type; use resident_id, passport or uscc")),
+                _ => {
+                    return Err(format!(
+                        "{value:?} is not an id type; use resident_id, passport or uscc"
+                    ));
+                }
             },
             Self::Bool => match value {
                 "true" | "false" => Ok(()),
                 _ => return Err(format!("{value:?} is not true or false")),
             },
-            Self::Id | Self::Name | Self::Text | Self::Date | Self::Timestamp | Self::Amount
-            | Self::Phone | Self::IdNumber | Self::Uscc => Ok(()),
+            Self::Id
+            | Self::Name
+            | Self::Text
+            | Self::Date
+            | Self::Timestamp
+            | Self::Amount
+            | Self::Phone
+            | Self::IdNumber
+            | Self::Uscc => Ok(()),
         };
         r.map_err(|e| e.reason.into_owned())
     }

@@ -30,7 +30,10 @@ pub enum MappingError {
 }
 
 fn key_err(key: impl Into<String>, reason: impl Into<String>) -> MappingError {
-    MappingError::Key { key: key.into(), reason: reason.into() }
+    MappingError::Key {
+        key: key.into(),
+        reason: reason.into(),
+    }
 }
 
 /// The mapping file as written (see `docs/IMPORT-MAPPING.md`).
@@ -112,7 +115,10 @@ impl AmountUnit {
             "fen" | "minor" | "分" => Ok(Self::Minor),
             "yuan" | "major" | "元" => Ok(Self::Major),
             "wan_yuan" | "万元" => Ok(Self::TenThousandMajor),
-            other => Err(key_err(key, format!("unknown amount unit {other:?}; use yuan, fen or wan_yuan"))),
+            other => Err(key_err(
+                key,
+                format!("unknown amount unit {other:?}; use yuan, fen or wan_yuan"),
+            )),
         }
     }
 }
@@ -184,8 +190,13 @@ impl FileMapping {
     /// Resolves each mapped column against the file's header row; a header that is not in the
     /// file is an error naming the mapping key.
     pub fn bind_headers(&mut self, headers: &[&str]) -> Result<(), MappingError> {
-        let required: Vec<&str> =
-            self.kind.fields().iter().filter(|(_, _, r)| *r).map(|(n, _, _)| *n).collect();
+        let required: Vec<&str> = self
+            .kind
+            .fields()
+            .iter()
+            .filter(|(_, _, r)| *r)
+            .map(|(n, _, _)| *n)
+            .collect();
         for f in &mut self.fields {
             if let Some(h) = &f.header {
                 let found = headers.iter().position(|x| x.trim() == h.as_str());
@@ -230,7 +241,10 @@ fn check_pattern(key: &str, pattern: &str) -> Result<(), MappingError> {
         return Err(key_err(key, "a format cannot be empty"));
     }
     if StrftimeItems::new(pattern).any(|i| matches!(i, Item::Error)) {
-        return Err(key_err(key, format!("{pattern:?} is not a valid chrono strftime format")));
+        return Err(key_err(
+            key,
+            format!("{pattern:?} is not a valid chrono strftime format"),
+        ));
     }
     Ok(())
 }
@@ -238,9 +252,16 @@ fn check_pattern(key: &str, pattern: &str) -> Result<(), MappingError> {
 /// Parses `+08:00`, `-05:00`, `UTC`, or `Asia/Shanghai` (China has kept UTC+8 without daylight
 /// saving since 1991, so a fixed offset is exact for any data a bank still holds).
 fn parse_timezone(key: &str, raw: &str) -> Result<FixedOffset, MappingError> {
-    let bad = || key_err(key, format!("{raw:?} is not a time zone; use an offset like +08:00 or Asia/Shanghai"));
+    let bad = || {
+        key_err(
+            key,
+            format!("{raw:?} is not a time zone; use an offset like +08:00 or Asia/Shanghai"),
+        )
+    };
     match raw {
-        "Asia/Shanghai" | "Asia/Chongqing" | "PRC" | "Beijing" => return FixedOffset::east_opt(8 * 3600).ok_or_else(bad),
+        "Asia/Shanghai" | "Asia/Chongqing" | "PRC" | "Beijing" => {
+            return FixedOffset::east_opt(8 * 3600).ok_or_else(bad);
+        }
         "UTC" | "Z" => return FixedOffset::east_opt(0).ok_or_else(bad),
         _ => {}
     }
@@ -261,7 +282,8 @@ fn parse_timezone(key: &str, raw: &str) -> Result<FixedOffset, MappingError> {
 impl Mapping {
     /// Parses and checks a mapping file's text.
     pub fn from_toml(text: &str) -> Result<Self, MappingError> {
-        let raw: MappingToml = toml::from_str(text).map_err(|e| MappingError::Toml(e.to_string()))?;
+        let raw: MappingToml =
+            toml::from_str(text).map_err(|e| MappingError::Toml(e.to_string()))?;
         let mut mapping = Self::compile(&raw)?;
         mapping.digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
         Ok(mapping)
@@ -270,7 +292,10 @@ impl Mapping {
     /// Checks a parsed mapping and compiles it.
     pub fn compile(raw: &MappingToml) -> Result<Self, MappingError> {
         if raw.files.is_empty() {
-            return Err(key_err("file", "the mapping lists no files ([[file]] tables)"));
+            return Err(key_err(
+                "file",
+                "the mapping lists no files ([[file]] tables)",
+            ));
         }
         // Code tables: the field must exist and take codes; every target must be a valid value.
         for (field, table) in &raw.codes {
@@ -280,8 +305,13 @@ impl Mapping {
                 return Err(key_err(key, format!("fincrm has no field {field:?}")));
             }
             for (from, to) in table {
-                let checks: Vec<Result<(), String>> = types.iter().map(|t| t.check_code_target(to)).collect();
-                if let Some(Err(reason)) = checks.iter().find(|r| r.is_err()).filter(|_| checks.iter().all(Result::is_err)) {
+                let checks: Vec<Result<(), String>> =
+                    types.iter().map(|t| t.check_code_target(to)).collect();
+                if let Some(Err(reason)) = checks
+                    .iter()
+                    .find(|r| r.is_err())
+                    .filter(|_| checks.iter().all(Result::is_err))
+                {
                     return Err(key_err(format!("{key}.{from:?}"), reason.clone()));
                 }
             }
@@ -292,38 +322,66 @@ impl Mapping {
             .enumerate()
             .map(|(i, f)| compile_file(raw, i, f))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { source_name: raw.source.name.clone(), files, digest: String::new() })
+        Ok(Self {
+            source_name: raw.source.name.clone(),
+            files,
+            digest: String::new(),
+        })
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one check per key, read top to bottom"
+)]
 fn compile_file(raw: &MappingToml, i: usize, f: &FileToml) -> Result<FileMapping, MappingError> {
     let key = format!("file[{i}]");
     let kind = RecordKind::parse(&f.kind).ok_or_else(|| {
         key_err(
             format!("{key}.kind"),
-            format!("unknown record kind {:?}; use one of: {}", f.kind, RecordKind::names().join(", ")),
+            format!(
+                "unknown record kind {:?}; use one of: {}",
+                f.kind,
+                RecordKind::names().join(", ")
+            ),
         )
     })?;
-    let pick = |get: fn(&FormatSettings) -> Option<&String>| get(&f.formats).or_else(|| get(&raw.source));
+    let pick =
+        |get: fn(&FormatSettings) -> Option<&String>| get(&f.formats).or_else(|| get(&raw.source));
     let encoding_label = pick(|s| s.encoding.as_ref()).map_or("utf-8", String::as_str);
-    let encoding = encoding_rs::Encoding::for_label(encoding_label.as_bytes()).ok_or_else(|| {
-        key_err(format!("{key}.encoding"), format!("unknown encoding {encoding_label:?}; use utf-8, gbk or gb18030"))
-    })?;
+    let encoding =
+        encoding_rs::Encoding::for_label(encoding_label.as_bytes()).ok_or_else(|| {
+            key_err(
+                format!("{key}.encoding"),
+                format!("unknown encoding {encoding_label:?}; use utf-8, gbk or gb18030"),
+            )
+        })?;
     let delimiter = match pick(|s| s.delimiter.as_ref()).map(String::as_bytes) {
         None => b',',
         Some([b]) if b.is_ascii() => *b,
-        Some(_) => return Err(key_err(format!("{key}.delimiter"), "must be one ASCII character")),
+        Some(_) => {
+            return Err(key_err(
+                format!("{key}.delimiter"),
+                "must be one ASCII character",
+            ));
+        }
     };
     let timezone = match pick(|s| s.timezone.as_ref()) {
         Some(tz) => parse_timezone(&format!("{key}.timezone"), tz)?,
-        None => FixedOffset::east_opt(8 * 3600).unwrap_or(FixedOffset::east_opt(0).expect("zero offset")),
+        None => FixedOffset::east_opt(8 * 3600)
+            .unwrap_or(FixedOffset::east_opt(0).expect("zero offset")),
     };
     let date_formats: Vec<String> = f
         .formats
         .date_formats
         .clone()
         .or_else(|| raw.source.date_formats.clone())
-        .unwrap_or_else(|| DEFAULT_DATE_FORMATS.iter().map(|s| (*s).to_owned()).collect());
+        .unwrap_or_else(|| {
+            DEFAULT_DATE_FORMATS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        });
     for (j, p) in date_formats.iter().enumerate() {
         check_pattern(&format!("{key}.date_formats[{j}]"), p)?;
     }
@@ -332,14 +390,20 @@ fn compile_file(raw: &MappingToml, i: usize, f: &FileToml) -> Result<FileMapping
         .timestamp_formats
         .clone()
         .or_else(|| raw.source.timestamp_formats.clone())
-        .unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMATS.iter().map(|s| (*s).to_owned()).collect())
+        .unwrap_or_else(|| {
+            DEFAULT_TIMESTAMP_FORMATS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        })
         .into_iter()
         .enumerate()
         .map(|(j, p)| {
             if p.eq_ignore_ascii_case("rfc3339") {
                 Ok(TimestampFormat::Rfc3339)
             } else {
-                check_pattern(&format!("{key}.timestamp_formats[{j}]"), &p).map(|()| TimestampFormat::Pattern(p))
+                check_pattern(&format!("{key}.timestamp_formats[{j}]"), &p)
+                    .map(|()| TimestampFormat::Pattern(p))
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -349,12 +413,21 @@ fn compile_file(raw: &MappingToml, i: usize, f: &FileToml) -> Result<FileMapping
     };
 
     let spec = kind.fields();
-    for name in f.columns.keys().chain(f.defaults.keys()).chain(f.amount_units.keys()) {
+    for name in f
+        .columns
+        .keys()
+        .chain(f.defaults.keys())
+        .chain(f.amount_units.keys())
+    {
         if !spec.iter().any(|(n, _, _)| n == name) {
             let known: Vec<&str> = spec.iter().map(|(n, _, _)| *n).collect();
             return Err(key_err(
                 format!("{key}.columns.{name}"),
-                format!("{} records have no field {name:?}; fields: {}", f.kind, known.join(", ")),
+                format!(
+                    "{} records have no field {name:?}; fields: {}",
+                    f.kind,
+                    known.join(", ")
+                ),
             ));
         }
     }
@@ -365,11 +438,16 @@ fn compile_file(raw: &MappingToml, i: usize, f: &FileToml) -> Result<FileMapping
         if header.is_none() && default.is_none() && required {
             return Err(key_err(
                 format!("{key}.columns.{name}"),
-                format!("{} records need {name:?}: map it to a column or give a default", f.kind),
+                format!(
+                    "{} records need {name:?}: map it to a column or give a default",
+                    f.kind
+                ),
             ));
         }
         if let Some(d) = &default {
-            field_type.check_code_target(d).map_err(|r| key_err(format!("{key}.defaults.{name}"), r))?;
+            field_type
+                .check_code_target(d)
+                .map_err(|r| key_err(format!("{key}.defaults.{name}"), r))?;
         }
         let amount_unit = match f.amount_units.get(name) {
             Some(u) => AmountUnit::parse(&format!("{key}.amount_units.{name}"), u)?,
@@ -381,7 +459,11 @@ fn compile_file(raw: &MappingToml, i: usize, f: &FileToml) -> Result<FileMapping
             header,
             index: None,
             default,
-            codes: raw.codes.get(name).map(|t| t.iter().map(|(k, v)| (k.trim().to_owned(), v.clone())).collect()),
+            codes: raw.codes.get(name).map(|t| {
+                t.iter()
+                    .map(|(k, v)| (k.trim().to_owned(), v.clone()))
+                    .collect()
+            }),
             amount_unit,
         });
     }
@@ -433,29 +515,46 @@ defaults = { kind = "individual" }
     fn unknown_keys_are_named() {
         let err = error_of(&format!("{MINIMAL}\nsurprise = 1\n"));
         assert!(err.contains("surprise"), "{err}");
-        let err = error_of(&MINIMAL.replace("kind = \"customers\"", "kind = \"customers\"\ncolour = \"red\""));
+        let err = error_of(&MINIMAL.replace(
+            "kind = \"customers\"",
+            "kind = \"customers\"\ncolour = \"red\"",
+        ));
         assert!(err.contains("colour"), "{err}");
     }
 
     #[test]
     fn unknown_fields_kinds_and_codes_are_named() {
-        let err = error_of(&MINIMAL.replace("name = \"name\"", "name = \"name\", shoe_size = \"x\""));
+        let err =
+            error_of(&MINIMAL.replace("name = \"name\"", "name = \"name\", shoe_size = \"x\""));
         assert!(err.contains("file[0].columns.shoe_size"), "{err}");
         let err = error_of(&MINIMAL.replace("\"customers\"", "\"cats\""));
         assert!(err.contains("file[0].kind"), "{err}");
-        let err = error_of(&format!("[codes.risk_tolerance]\n\"保守型\" = \"C9\"\n{MINIMAL}"));
+        let err = error_of(&format!(
+            "[codes.risk_tolerance]\n\"保守型\" = \"C9\"\n{MINIMAL}"
+        ));
         assert!(err.contains("codes.risk_tolerance"), "{err}");
-        let err = error_of(&format!("[codes.favourite_colour]\n\"红\" = \"red\"\n{MINIMAL}"));
+        let err = error_of(&format!(
+            "[codes.favourite_colour]\n\"红\" = \"red\"\n{MINIMAL}"
+        ));
         assert!(err.contains("codes.favourite_colour"), "{err}");
     }
 
     #[test]
     fn bad_formats_encodings_and_zones_are_named() {
-        let err = error_of(&MINIMAL.replace("kind = \"customers\"", "kind = \"customers\"\ndate_formats = [\"%Y-%Q\"]"));
+        let err = error_of(&MINIMAL.replace(
+            "kind = \"customers\"",
+            "kind = \"customers\"\ndate_formats = [\"%Y-%Q\"]",
+        ));
         assert!(err.contains("file[0].date_formats[0]"), "{err}");
-        let err = error_of(&MINIMAL.replace("kind = \"customers\"", "kind = \"customers\"\nencoding = \"ebcdic\""));
+        let err = error_of(&MINIMAL.replace(
+            "kind = \"customers\"",
+            "kind = \"customers\"\nencoding = \"ebcdic\"",
+        ));
         assert!(err.contains("file[0].encoding"), "{err}");
-        let err = error_of(&MINIMAL.replace("kind = \"customers\"", "kind = \"customers\"\ntimezone = \"Mars/Olympus\""));
+        let err = error_of(&MINIMAL.replace(
+            "kind = \"customers\"",
+            "kind = \"customers\"\ntimezone = \"Mars/Olympus\"",
+        ));
         assert!(err.contains("file[0].timezone"), "{err}");
     }
 
@@ -468,16 +567,30 @@ defaults = { kind = "individual" }
     #[test]
     fn a_column_missing_from_the_file_is_named_before_any_row_is_read() {
         let mut m = Mapping::from_toml(MINIMAL).unwrap();
-        let err = m.files[0].bind_headers(&["id", "姓名"]).unwrap_err().to_string();
-        assert!(err.contains("file[0].columns.name") && err.contains("\"name\""), "{err}");
+        let err = m.files[0]
+            .bind_headers(&["id", "姓名"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("file[0].columns.name") && err.contains("\"name\""),
+            "{err}"
+        );
         m.files[0].bind_headers(&["id", "name"]).unwrap();
         assert_eq!(m.files[0].field("name").index, Some(1));
     }
 
     #[test]
     fn time_zones_parse_offsets_and_the_china_zone() {
-        assert_eq!(parse_timezone("k", "Asia/Shanghai").unwrap().local_minus_utc(), 28800);
-        assert_eq!(parse_timezone("k", "-05:30").unwrap().local_minus_utc(), -19800);
+        assert_eq!(
+            parse_timezone("k", "Asia/Shanghai")
+                .unwrap()
+                .local_minus_utc(),
+            28800
+        );
+        assert_eq!(
+            parse_timezone("k", "-05:30").unwrap().local_minus_utc(),
+            -19800
+        );
         assert!(parse_timezone("k", "+25:00").is_err());
     }
 }

@@ -22,9 +22,7 @@ mod run;
 pub use fields::{FieldType, RecordKind};
 pub use mapping::{FileMapping, Mapping, MappingError, MappingToml};
 pub use parse::{ColumnQuality, FieldError, FileQuality, Parsed};
-pub use run::{
-    FileReport, ImportError, ImportOptions, ImportReport, NoProgress, Progress, import,
-};
+pub use run::{FileReport, ImportError, ImportOptions, ImportReport, NoProgress, Progress, import};
 
 /// The mapping of fincrm's own CSV layout (what `fincrm demo --out` writes).
 pub const PLAIN_MAPPING_TOML: &str = include_str!("plain_mapping.toml");

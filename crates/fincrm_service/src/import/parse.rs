@@ -21,7 +21,10 @@ use std::borrow::Cow;
 
 /// A parsed record of any kind.
 #[derive(Debug, Clone, PartialEq)]
-#[expect(missing_docs, reason = "each variant holds the domain record of the same name")]
+#[expect(
+    missing_docs,
+    reason = "each variant holds the domain record of the same name"
+)]
 pub enum Parsed {
     Branch(Branch),
     Staff(User),
@@ -93,7 +96,10 @@ pub struct RecordParser<'m> {
 impl<'m> RecordParser<'m> {
     /// A parser for `mapping`, whose header row had `header_len` columns.
     pub fn new(mapping: &'m FileMapping, header_len: usize) -> Self {
-        Self { mapping, expected_len: header_len }
+        Self {
+            mapping,
+            expected_len: header_len,
+        }
     }
 
     /// Parses one record, updating `quality`.
@@ -112,7 +118,13 @@ impl<'m> RecordParser<'m> {
                 ),
             }]);
         }
-        let mut r = Reader { m: self.mapping, rec: record, q: quality, pos: 0, errors: Vec::new() };
+        let mut r = Reader {
+            m: self.mapping,
+            rec: record,
+            q: quality,
+            pos: 0,
+            errors: Vec::new(),
+        };
         let parsed = match self.mapping.kind {
             RecordKind::Branches => r.branch().map(Parsed::Branch),
             RecordKind::Staff => r.staff().map(Parsed::Staff),
@@ -166,19 +178,32 @@ impl<'a> Reader<'a> {
             return (i, None);
         }
         let padded = trimmed.len() != raw.len();
-        if let Some(codes) = &f.codes {
-            if let Some(to) = codes.get(trimmed) {
-                return (i, Some(Value { text: Cow::Owned(to.clone()), changed: true }));
-            }
+        if let Some(to) = f.codes.as_ref().and_then(|codes| codes.get(trimmed)) {
+            return (
+                i,
+                Some(Value {
+                    text: Cow::Owned(to.clone()),
+                    changed: true,
+                }),
+            );
         }
-        (i, Some(Value { text: Cow::Borrowed(trimmed), changed: padded }))
+        (
+            i,
+            Some(Value {
+                text: Cow::Borrowed(trimmed),
+                changed: padded,
+            }),
+        )
     }
 
     fn fail(&mut self, i: usize, reason: impl Into<String>) {
         self.q.columns[i].invalid += 1;
         let f = &self.m.fields[i];
         self.errors.push(FieldError {
-            column: f.header.clone().unwrap_or_else(|| format!("(default {})", f.field)),
+            column: f
+                .header
+                .clone()
+                .unwrap_or_else(|| format!("(default {})", f.field)),
             reason: reason.into(),
         });
     }
@@ -218,7 +243,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn id<T: std::str::FromStr<Err = ValidationError>>(&mut self, name: &'static str, required: bool) -> Option<T> {
+    fn id<T: std::str::FromStr<Err = ValidationError>>(
+        &mut self,
+        name: &'static str,
+        required: bool,
+    ) -> Option<T> {
         self.field(name, required, str::parse, |_, _| true)
     }
 
@@ -230,7 +259,12 @@ impl<'a> Reader<'a> {
         self.field(name, required, |s| Ok(s.to_owned()), |_, _| true)
     }
 
-    fn code<T>(&mut self, name: &'static str, required: bool, parse: impl FnOnce(&str) -> Result<T, ValidationError>) -> Option<T> {
+    fn code<T>(
+        &mut self,
+        name: &'static str,
+        required: bool,
+        parse: impl FnOnce(&str) -> Result<T, ValidationError>,
+    ) -> Option<T> {
         self.field(name, required, parse, |_, _| true)
     }
 
@@ -243,7 +277,12 @@ impl<'a> Reader<'a> {
                 formats
                     .iter()
                     .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
-                    .ok_or_else(|| ValidationError::new(name, format!("invalid date (expected {})", formats.join(" or "))))
+                    .ok_or_else(|| {
+                        ValidationError::new(
+                            name,
+                            format!("invalid date (expected {})", formats.join(" or ")),
+                        )
+                    })
             },
             |d, s| d.format("%Y-%m-%d").to_string() == s,
         )
@@ -259,7 +298,9 @@ impl<'a> Reader<'a> {
                 formats
                     .iter()
                     .find_map(|f| match f {
-                        TimestampFormat::Rfc3339 => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
+                        TimestampFormat::Rfc3339 => DateTime::parse_from_rfc3339(s)
+                            .ok()
+                            .map(|t| t.with_timezone(&Utc)),
                         TimestampFormat::Pattern(p) => NaiveDateTime::parse_from_str(s, p)
                             .ok()
                             .and_then(|n| n.and_local_timezone(tz).single())
@@ -272,7 +313,13 @@ impl<'a> Reader<'a> {
     }
 
     /// An amount in minor units of `currency`, in the field's configured unit.
-    fn amount(&mut self, name: &'static str, required: bool, currency: Currency, allow_negative: bool) -> Option<i64> {
+    fn amount(
+        &mut self,
+        name: &'static str,
+        required: bool,
+        currency: Currency,
+        allow_negative: bool,
+    ) -> Option<i64> {
         let unit = self.m.fields[self.pos].amount_unit;
         self.field(
             name,
@@ -286,7 +333,10 @@ impl<'a> Reader<'a> {
                 }
                 .map_err(|e| ValidationError::new(name, format!("invalid amount: {}", e.reason)))?;
                 if minor < 0 && !allow_negative {
-                    return Err(ValidationError::new(name, "invalid amount: must not be negative (the direction gives the sign)"));
+                    return Err(ValidationError::new(
+                        name,
+                        "invalid amount: must not be negative (the direction gives the sign)",
+                    ));
                 }
                 Ok(minor)
             },
@@ -299,7 +349,12 @@ impl<'a> Reader<'a> {
         let name = self.name("name");
         let parent = self.id("parent_id", false);
         let level = self.code("level", true, BranchLevel::parse);
-        Some(Branch { id: id?, name: name?, parent, level: level? })
+        Some(Branch {
+            id: id?,
+            name: name?,
+            parent,
+            level: level?,
+        })
     }
 
     fn staff(&mut self) -> Option<User> {
@@ -307,7 +362,12 @@ impl<'a> Reader<'a> {
         let name = self.name("name");
         let branch_id = self.id("branch_id", true);
         let role = self.code("role", true, StaffRole::parse);
-        Some(User { id: id?, name: name?, branch_id: branch_id?, role: role? })
+        Some(User {
+            id: id?,
+            name: name?,
+            branch_id: branch_id?,
+            role: role?,
+        })
     }
 
     fn product(&mut self) -> Option<Product> {
@@ -315,7 +375,12 @@ impl<'a> Reader<'a> {
         let name = self.name("name");
         let product_type = self.code("product_type", true, ProductType::parse);
         let risk_level = self.code("risk_level", true, ProductRiskLevel::parse);
-        Some(Product { code: code?, name: name?, product_type: product_type?, risk_level: risk_level? })
+        Some(Product {
+            code: code?,
+            name: name?,
+            product_type: product_type?,
+            risk_level: risk_level?,
+        })
     }
 
     fn customer(&mut self) -> Option<Customer> {
@@ -324,10 +389,18 @@ impl<'a> Reader<'a> {
         let name = self.name("name");
         let name_latin = self.text("name_latin", false);
         let id_type = self.code("id_type", false, |s| {
-            FieldType::IdType.check_code_target(s).map(|()| s.to_owned()).map_err(|r| ValidationError::new("id_type", r))
+            FieldType::IdType
+                .check_code_target(s)
+                .map(|()| s.to_owned())
+                .map_err(|r| ValidationError::new("id_type", r))
         });
         let id_type = id_type.unwrap_or_else(|| {
-            if kind == Some(CustomerKind::Corporate) { "uscc" } else { "resident_id" }.to_owned()
+            if kind == Some(CustomerKind::Corporate) {
+                "uscc"
+            } else {
+                "resident_id"
+            }
+            .to_owned()
         });
         let document = self.field(
             "id_number",
@@ -339,7 +412,9 @@ impl<'a> Reader<'a> {
             },
             |d, s| d.expose() == s,
         );
-        let uscc = self.field("uscc", false, UnifiedSocialCreditCode::parse, |c, s| c.as_str() == s);
+        let uscc = self.field("uscc", false, UnifiedSocialCreditCode::parse, |c, s| {
+            c.as_str() == s
+        });
         let gender = self.code("gender", false, Gender::parse);
         let birth_date = self.date("birth_date", false);
         let phone = self.field("phone", false, MobilePhone::parse, |p, s| p.expose() == s);
@@ -405,7 +480,11 @@ impl<'a> Reader<'a> {
         let customer_id = self.id("customer_id", true);
         let user_id = self.id("user_id", true);
         let role = self.code("role", true, CoverageRole::parse);
-        Some(Coverage { customer_id: customer_id?, user_id: user_id?, role: role? })
+        Some(Coverage {
+            customer_id: customer_id?,
+            user_id: user_id?,
+            role: role?,
+        })
     }
 
     /// The currency is read after the amounts in some layouts; peek it first so amounts get
@@ -422,7 +501,11 @@ impl<'a> Reader<'a> {
         match raw.filter(|s| !s.is_empty()) {
             None => Ok(Currency::Cny),
             Some(s) => {
-                let s = f.codes.as_ref().and_then(|c| c.get(s)).map_or(s, String::as_str);
+                let s = f
+                    .codes
+                    .as_ref()
+                    .and_then(|c| c.get(s))
+                    .map_or(s, String::as_str);
                 Currency::parse(s).map_err(|e| e.reason.into_owned())
             }
         }
@@ -436,7 +519,9 @@ impl<'a> Reader<'a> {
         let product_type = self.code("product_type", true, ProductType::parse);
         let balance = self.amount("balance", true, currency, true);
         let currency_read = self.code("currency", false, |s| {
-            Currency::parse(s).map_err(|e| ValidationError::new("currency", format!("unknown currency: {}", e.reason)))
+            Currency::parse(s).map_err(|e| {
+                ValidationError::new("currency", format!("unknown currency: {}", e.reason))
+            })
         });
         let limit = self.amount("limit", false, currency, false);
         let opened_on = self.date("opened_on", false);
@@ -465,7 +550,9 @@ impl<'a> Reader<'a> {
         let amount = self.amount("amount", true, currency, false);
         let direction = self.code("direction", true, Direction::parse);
         let currency_read = self.code("currency", false, |s| {
-            Currency::parse(s).map_err(|e| ValidationError::new("currency", format!("unknown currency: {}", e.reason)))
+            Currency::parse(s).map_err(|e| {
+                ValidationError::new("currency", format!("unknown currency: {}", e.reason))
+            })
         });
         let channel = self.text("channel", false);
         let counterparty = self.text("counterparty", false);
@@ -497,9 +584,24 @@ impl<'a> Reader<'a> {
         let (at, customer_id, channel, kind) = (at?, customer_id?, channel?, kind?);
         let id = match id {
             Some(id) => id,
-            None => derived_interaction_id(&customer_id, at, channel, &kind, user_id.as_ref(), content.as_deref()),
+            None => derived_interaction_id(
+                &customer_id,
+                at,
+                channel,
+                &kind,
+                user_id.as_ref(),
+                content.as_deref(),
+            ),
         };
-        Some(Interaction { id, customer_id, at, channel, kind, user_id, content })
+        Some(Interaction {
+            id,
+            customer_id,
+            at,
+            channel,
+            kind,
+            user_id,
+            content,
+        })
     }
 
     fn relationship(&mut self) -> Option<Relationship> {
@@ -507,14 +609,23 @@ impl<'a> Reader<'a> {
         let to = self.id("to_customer_id", true);
         let kind = self.code("kind", true, RelationshipKind::parse);
         let role = self.text("role", false);
-        Some(Relationship { from: from?, to: to?, kind: kind?, role })
+        Some(Relationship {
+            from: from?,
+            to: to?,
+            kind: kind?,
+            role,
+        })
     }
 
     fn consent(&mut self) -> Option<Consent> {
         let customer_id = self.id("customer_id", true);
         let purpose = self.code("purpose", true, ConsentPurpose::parse);
         let channel = self.code("channel", false, |s| {
-            if s == "all" { Ok(None) } else { Channel::parse(s).map(Some) }
+            if s == "all" {
+                Ok(None)
+            } else {
+                Channel::parse(s).map(Some)
+            }
         });
         let at = self.timestamp("recorded_at");
         let granted = self.code("granted", true, |s| match s {
@@ -522,7 +633,13 @@ impl<'a> Reader<'a> {
             "false" | "0" | "N" | "n" => Ok(false),
             _ => Err(ValidationError::new("granted", "must be true or false")),
         });
-        Some(Consent { customer_id: customer_id?, purpose: purpose?, channel: channel.flatten(), granted: granted?, at: at? })
+        Some(Consent {
+            customer_id: customer_id?,
+            purpose: purpose?,
+            channel: channel.flatten(),
+            granted: granted?,
+            at: at?,
+        })
     }
 }
 
@@ -543,10 +660,18 @@ fn derived_interaction_id(
     content: Option<&str>,
 ) -> InteractionId {
     let mut h = Sha256::new();
-    for part in [customer.as_str(), &at.to_rfc3339(), channel.as_str(), kind, user.map_or("", |u| u.as_str()), content.unwrap_or("")] {
+    for part in [
+        customer.as_str(),
+        &at.to_rfc3339(),
+        channel.as_str(),
+        kind,
+        user.map_or("", |u| u.as_str()),
+        content.unwrap_or(""),
+    ] {
         h.update(part.as_bytes());
         h.update([0x1f]);
     }
     let digest = hex::encode(&h.finalize()[..12]);
-    InteractionId::parse(&format!("ix-{digest}")).unwrap_or_else(|_| panic!("hex digest is a valid identifier"))
+    InteractionId::parse(&format!("ix-{digest}"))
+        .unwrap_or_else(|_| panic!("hex digest is a valid identifier"))
 }

@@ -9,6 +9,7 @@ use fincrm_store::{BatchMarker, ImportRunRecord, Store, StoreError, TableBatch, 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -28,7 +29,11 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { batch_size: 50_000, dry_run: false, report_dir: PathBuf::from("import-report") }
+        Self {
+            batch_size: 50_000,
+            dry_run: false,
+            report_dir: PathBuf::from("import-report"),
+        }
     }
 }
 
@@ -81,7 +86,10 @@ pub enum ImportError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ImportError + '_ {
-    move |source| ImportError::Io { path: path.to_owned(), source }
+    move |source| ImportError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// The outcome of one file.
@@ -136,13 +144,25 @@ impl ImportReport {
         use std::fmt::Write as _;
         let mut out = String::new();
         for f in &self.files {
-            let _ = writeln!(out, "{} ({}): {} records, {} loaded, {} rejected", f.file, f.kind, f.records, f.loaded, f.rejected);
+            let _ = writeln!(
+                out,
+                "{} ({}): {} records, {} loaded, {} rejected",
+                f.file, f.kind, f.records, f.loaded, f.rejected
+            );
             for (reason, n) in &f.reject_reasons {
                 let _ = writeln!(out, "    rejected {n:>8}  {reason}");
             }
-            let _ = writeln!(out, "    {:<24} {:<20} {:>9} {:>9} {:>11}", "field", "column", "missing", "invalid", "normalised");
+            let _ = writeln!(
+                out,
+                "    {:<24} {:<20} {:>9} {:>9} {:>11}",
+                "field", "column", "missing", "invalid", "normalised"
+            );
             for c in f.quality.columns.iter().filter(|c| c.column != "(default)") {
-                let _ = writeln!(out, "    {:<24} {:<20} {:>9} {:>9} {:>11}", c.field, c.column, c.missing, c.invalid, c.normalised);
+                let _ = writeln!(
+                    out,
+                    "    {:<24} {:<20} {:>9} {:>9} {:>11}",
+                    c.field, c.column, c.missing, c.invalid, c.normalised
+                );
             }
         }
         out
@@ -186,9 +206,16 @@ impl<R: Read> Read for Counting<R> {
 
 type CsvReader = csv::Reader<Box<dyn Read + Send>>;
 
-fn open_csv(mapping: &FileMapping, path: &Path, count: Arc<AtomicU64>) -> Result<(CsvReader, Vec<String>), ImportError> {
+fn open_csv(
+    mapping: &FileMapping,
+    path: &Path,
+    count: Arc<AtomicU64>,
+) -> Result<(CsvReader, Vec<String>), ImportError> {
     let file = File::open(path).map_err(io_err(path))?;
-    let counting = Counting { inner: BufReader::with_capacity(1 << 20, file), count };
+    let counting = Counting {
+        inner: BufReader::with_capacity(1 << 20, file),
+        count,
+    };
     // Transcodes GBK/GB18030 to UTF-8 and drops a UTF-8 BOM; UTF-8 without a BOM passes through.
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(Some(mapping.encoding))
@@ -203,7 +230,10 @@ fn open_csv(mapping: &FileMapping, path: &Path, count: Arc<AtomicU64>) -> Result
         .from_reader(reader);
     let headers = csv
         .headers()
-        .map_err(|e| ImportError::Csv { file: mapping.name.clone(), reason: format!("cannot read the header row: {e}") })?
+        .map_err(|e| ImportError::Csv {
+            file: mapping.name.clone(),
+            reason: format!("cannot read the header row: {e}"),
+        })?
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
@@ -256,17 +286,25 @@ pub async fn import(
     }
     std::fs::create_dir_all(&options.report_dir).map_err(io_err(&options.report_dir))?;
 
-    let mut report = ImportReport { dry_run: options.dry_run, files: Vec::new(), duplicate_candidates: None };
+    let mut report = ImportReport {
+        dry_run: options.dry_run,
+        files: Vec::new(),
+        duplicate_candidates: None,
+    };
     let mut dry = DryRunKeys::default();
     for (fm, path) in planned {
-        let file_report = import_file(store, mapping, &fm, &path, options, progress, &mut dry).await?;
+        let file_report =
+            import_file(store, mapping, &fm, &path, options, progress, &mut dry).await?;
         if fm.kind == RecordKind::Customers && !options.dry_run {
             report.duplicate_candidates = Some(store.detect_duplicates().await?);
         }
         progress.file_finished(&file_report);
         report.files.push(file_report);
     }
-    let json = serde_json::to_vec_pretty(&report).map_err(|e| ImportError::Csv { file: "quality.json".into(), reason: e.to_string() })?;
+    let json = serde_json::to_vec_pretty(&report).map_err(|e| ImportError::Csv {
+        file: "quality.json".into(),
+        reason: e.to_string(),
+    })?;
     let qpath = options.report_dir.join("quality.json");
     std::fs::write(&qpath, json).map_err(io_err(&qpath))?;
     Ok(report)
@@ -285,8 +323,17 @@ async fn import_file(
     let started_at = Utc::now();
     let total_bytes = std::fs::metadata(path).map_err(io_err(path))?.len();
     let fp = fingerprint(path).map_err(io_err(path))?;
-    let source = format!("{}:{}:{}", fm.kind.name(), fp, &mapping.digest[..mapping.digest.len().min(16)]);
-    let done = if options.dry_run { HashSet::new() } else { store.committed_batches(&source).await? };
+    let source = format!(
+        "{}:{}:{}",
+        fm.kind.name(),
+        fp,
+        &mapping.digest[..mapping.digest.len().min(16)]
+    );
+    let done = if options.dry_run {
+        HashSet::new()
+    } else {
+        store.committed_batches(&source).await?
+    };
     progress.file_started(&fm.name, total_bytes);
     tracing::info!(file = %fm.name, kind = fm.kind.name(), bytes = total_bytes, resumed_batches = done.len(), "import started");
 
@@ -308,7 +355,12 @@ async fn import_file(
         };
         let parser = RecordParser::new(&reader_fm, headers.len());
         let mut record = csv::StringRecord::new();
-        let mut batch = ParsedBatch { batch_no: 0, records: 0, ok: Vec::new(), rejects: Vec::new() };
+        let mut batch = ParsedBatch {
+            batch_no: 0,
+            records: 0,
+            ok: Vec::new(),
+            rejects: Vec::new(),
+        };
         let mut record_no = 0u64;
         loop {
             match csv.read_record(&mut record) {
@@ -327,17 +379,30 @@ async fn import_file(
                     record_no += 1;
                     batch.records += 1;
                     let reason = match e.kind() {
-                        csv::ErrorKind::Utf8 { .. } => "invalid text: not valid in the file's encoding".to_owned(),
+                        csv::ErrorKind::Utf8 { .. } => {
+                            "invalid text: not valid in the file's encoding".to_owned()
+                        }
                         _ => format!("unreadable record: {e}"),
                     };
-                    batch.rejects.push((record_no, vec![FieldError { column: "(record)".into(), reason }]));
+                    batch.rejects.push((
+                        record_no,
+                        vec![FieldError {
+                            column: "(record)".into(),
+                            reason,
+                        }],
+                    ));
                     if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                         break;
                     }
                 }
             }
-            if batch.records as usize >= batch_size {
-                let next = ParsedBatch { batch_no: batch.batch_no + 1, records: 0, ok: Vec::new(), rejects: Vec::new() };
+            if usize::try_from(batch.records).unwrap_or(usize::MAX) >= batch_size {
+                let next = ParsedBatch {
+                    batch_no: batch.batch_no + 1,
+                    records: 0,
+                    ok: Vec::new(),
+                    rejects: Vec::new(),
+                };
                 if !send(Ok(std::mem::replace(&mut batch, next))) {
                     return quality;
                 }
@@ -366,7 +431,12 @@ async fn import_file(
 
     while let Some(batch) = rx.recv().await {
         let batch = batch?;
-        let ParsedBatch { batch_no, records, ok, mut rejects } = batch;
+        let ParsedBatch {
+            batch_no,
+            records,
+            ok,
+            mut rejects,
+        } = batch;
         let ok = check_references(store, fm, ok, &mut rejects, dry, options.dry_run).await?;
         let loaded = ok.len() as u64;
         if options.dry_run {
@@ -387,28 +457,40 @@ async fn import_file(
         report.rejected += rejects.len() as u64;
         if !rejects.is_empty() {
             rejects.sort_by_key(|(n, _)| *n);
-            let w = match &mut rejects_out {
-                Some(w) => w,
-                None => {
-                    let mut w = csv::Writer::from_path(&reject_path).map_err(|e| ImportError::Csv { file: reject_path.display().to_string(), reason: e.to_string() })?;
-                    w.write_record(["file", "record", "column", "reason"]).map_err(|e| csv_err(&reject_path, &e))?;
-                    rejects_out.insert(w)
-                }
+            if rejects_out.is_none() {
+                let mut w =
+                    csv::Writer::from_path(&reject_path).map_err(|e| csv_err(&reject_path, &e))?;
+                w.write_record(["file", "record", "column", "reason"])
+                    .map_err(|e| csv_err(&reject_path, &e))?;
+                rejects_out = Some(w);
+            }
+            let Some(w) = rejects_out.as_mut() else {
+                unreachable!("created above")
             };
             for (n, errors) in &rejects {
                 let first = &errors[0];
                 let mut reason = first.reason.clone();
                 for more in &errors[1..] {
-                    reason.push_str(&format!("; also {}: {}", more.column, more.reason));
+                    let _ = write!(reason, "; also {}: {}", more.column, more.reason);
                 }
-                let key = first.reason.split(':').next().unwrap_or("").trim().to_owned();
+                let key = first
+                    .reason
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
                 *report.reject_reasons.entry(key).or_default() += 1;
-                w.write_record([fm.name.as_str(), &n.to_string(), &first.column, &reason]).map_err(|e| csv_err(&reject_path, &e))?;
+                w.write_record([fm.name.as_str(), &n.to_string(), &first.column, &reason])
+                    .map_err(|e| csv_err(&reject_path, &e))?;
             }
         }
         progress.advanced(bytes_read.load(Ordering::Relaxed), report.records);
     }
-    report.quality = reader.await.map_err(|e| ImportError::Csv { file: fm.name.clone(), reason: format!("reader failed: {e}") })?;
+    report.quality = reader.await.map_err(|e| ImportError::Csv {
+        file: fm.name.clone(),
+        reason: format!("reader failed: {e}"),
+    })?;
     if let Some(mut w) = rejects_out {
         w.flush().map_err(io_err(&reject_path))?;
         report.reject_file = Some(reject_path);
@@ -433,7 +515,10 @@ async fn import_file(
 }
 
 fn csv_err(path: &Path, e: &csv::Error) -> ImportError {
-    ImportError::Csv { file: path.display().to_string(), reason: e.to_string() }
+    ImportError::Csv {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// Rejects records that refer to customers or accounts that are neither in the store nor (in a
@@ -446,7 +531,13 @@ async fn check_references(
     dry: &DryRunKeys,
     dry_run: bool,
 ) -> Result<Vec<(u64, Parsed)>, ImportError> {
-    let column = |field: &str| fm.fields.iter().find(|f| f.field == field).and_then(|f| f.header.clone()).unwrap_or_else(|| field.to_owned());
+    let column = |field: &str| {
+        fm.fields
+            .iter()
+            .find(|f| f.field == field)
+            .and_then(|f| f.header.clone())
+            .unwrap_or_else(|| field.to_owned())
+    };
     let customer_refs: Vec<&str> = ok
         .iter()
         .flat_map(|(_, p)| match p {
@@ -468,10 +559,23 @@ async fn check_references(
     if customer_refs.is_empty() && holding_refs.is_empty() {
         return Ok(ok);
     }
-    let mut customers = if customer_refs.is_empty() { HashSet::new() } else { store.existing_customers(&dedup(&customer_refs)).await? };
-    let mut holdings = if holding_refs.is_empty() { HashMap::new() } else { store.existing_holdings(&dedup(&holding_refs)).await? };
+    let mut customers = if customer_refs.is_empty() {
+        HashSet::new()
+    } else {
+        store.existing_customers(&dedup(&customer_refs)).await?
+    };
+    let mut holdings = if holding_refs.is_empty() {
+        HashMap::new()
+    } else {
+        store.existing_holdings(&dedup(&holding_refs)).await?
+    };
     if dry_run {
-        customers.extend(customer_refs.iter().filter(|c| dry.customers.contains(**c)).map(|c| (*c).to_owned()));
+        customers.extend(
+            customer_refs
+                .iter()
+                .filter(|c| dry.customers.contains(**c))
+                .map(|c| (*c).to_owned()),
+        );
         for h in &holding_refs {
             if let Some(owner) = dry.holdings.get(*h) {
                 holdings.insert((*h).to_owned(), owner.clone());
@@ -482,26 +586,58 @@ async fn check_references(
     let mut kept = Vec::with_capacity(ok.len());
     for (n, mut p) in ok {
         let problem = match &mut p {
-            Parsed::Holding(h) if unknown_customer(h.customer_id.as_str()) => Some(("customer_id", "unknown customer: not in the store or loaded before this file")),
-            Parsed::Interaction(i) if unknown_customer(i.customer_id.as_str()) => Some(("customer_id", "unknown customer: not in the store or loaded before this file")),
-            Parsed::Coverage(c) if unknown_customer(c.customer_id.as_str()) => Some(("customer_id", "unknown customer: not in the store or loaded before this file")),
-            Parsed::Consent(c) if unknown_customer(c.customer_id.as_str()) => Some(("customer_id", "unknown customer: not in the store or loaded before this file")),
-            Parsed::Relationship(r) if unknown_customer(r.from.as_str()) => Some(("from_customer_id", "unknown customer: not in the store or loaded before this file")),
-            Parsed::Relationship(r) if unknown_customer(r.to.as_str()) => Some(("to_customer_id", "unknown customer: not in the store or loaded before this file")),
+            Parsed::Holding(h) if unknown_customer(h.customer_id.as_str()) => Some((
+                "customer_id",
+                "unknown customer: not in the store or loaded before this file",
+            )),
+            Parsed::Interaction(i) if unknown_customer(i.customer_id.as_str()) => Some((
+                "customer_id",
+                "unknown customer: not in the store or loaded before this file",
+            )),
+            Parsed::Coverage(c) if unknown_customer(c.customer_id.as_str()) => Some((
+                "customer_id",
+                "unknown customer: not in the store or loaded before this file",
+            )),
+            Parsed::Consent(c) if unknown_customer(c.customer_id.as_str()) => Some((
+                "customer_id",
+                "unknown customer: not in the store or loaded before this file",
+            )),
+            Parsed::Relationship(r) if unknown_customer(r.from.as_str()) => Some((
+                "from_customer_id",
+                "unknown customer: not in the store or loaded before this file",
+            )),
+            Parsed::Relationship(r) if unknown_customer(r.to.as_str()) => Some((
+                "to_customer_id",
+                "unknown customer: not in the store or loaded before this file",
+            )),
             Parsed::Transaction(t) => match holdings.get(t.holding_id.as_str()) {
-                None => Some(("holding_id", "unknown account: not in the store or loaded before this file")),
+                None => Some((
+                    "holding_id",
+                    "unknown account: not in the store or loaded before this file",
+                )),
                 Some(owner) if t.customer_id == owner_placeholder() => {
-                    t.customer_id = owner.parse().map_err(|e: fincrm_domain::ValidationError| StoreError::Corrupt(e.to_string()))?;
+                    t.customer_id =
+                        owner.parse().map_err(|e: fincrm_domain::ValidationError| {
+                            StoreError::Corrupt(e.to_string())
+                        })?;
                     None
                 }
-                Some(owner) if t.customer_id.as_str() != owner => Some(("customer_id", "account belongs to another customer")),
+                Some(owner) if t.customer_id.as_str() != owner => {
+                    Some(("customer_id", "account belongs to another customer"))
+                }
                 Some(_) => None,
             },
             _ => None,
         };
         match problem {
             None => kept.push((n, p)),
-            Some((field, reason)) => rejects.push((n, vec![FieldError { column: column(field), reason: reason.to_owned() }])),
+            Some((field, reason)) => rejects.push((
+                n,
+                vec![FieldError {
+                    column: column(field),
+                    reason: reason.to_owned(),
+                }],
+            )),
         }
     }
     Ok(kept)
@@ -521,7 +657,8 @@ fn remember(dry: &mut DryRunKeys, ok: &[(u64, Parsed)]) {
                 dry.customers.insert(c.id.to_string());
             }
             Parsed::Holding(h) => {
-                dry.holdings.insert(h.id.to_string(), h.customer_id.to_string());
+                dry.holdings
+                    .insert(h.id.to_string(), h.customer_id.to_string());
             }
             _ => {}
         }
@@ -531,7 +668,16 @@ fn remember(dry: &mut DryRunKeys, ok: &[(u64, Parsed)]) {
 fn to_tables(kind: RecordKind, ok: Vec<(u64, Parsed)>) -> Vec<TableBatch> {
     macro_rules! collect {
         ($variant:ident, $table:path) => {{
-            let items: Vec<_> = ok.into_iter().filter_map(|(_, p)| if let Parsed::$variant(x) = p { Some(x) } else { None }).collect();
+            let items: Vec<_> = ok
+                .into_iter()
+                .filter_map(|(_, p)| {
+                    if let Parsed::$variant(x) = p {
+                        Some(x)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             vec![$table(&items)]
         }};
     }
