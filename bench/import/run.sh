@@ -75,9 +75,7 @@ echo "== psql \\copy (reference) -> fincrm's tables, emptied, indexes in place"
 ref="fincrm_bench_ref_$$"
 psql "$pg_base/postgres" -qAtc "DROP DATABASE IF EXISTS $ref" -c "CREATE DATABASE $ref" >/dev/null
 "$bin" --database "$pg_base/$ref" migrate 2>/dev/null
-# Foreign keys are dropped on the reference side: COPY would check them too, but fincrm checks
-# references itself before writing; keys and indexes stay.
-psql "$pg_base/$ref" -qAtc "ALTER TABLE holding DROP CONSTRAINT holding_customer_fkey; ALTER TABLE bank_transaction DROP CONSTRAINT bank_transaction_customer_fkey, DROP CONSTRAINT bank_transaction_holding_fkey;"
+# The reference loads into the same tables with the same keys, indexes and foreign keys.
 cat > "$work/ref-pg.sql" <<SQL
 \copy customer (customer_id, kind, name, name_latin, id_type, id_number, gender, birth_date, phone, email, address, branch_id, primary_rm_id, risk_tolerance_text, opened_on, status, occupation, ownership, industry_code, registered_capital_minor, founded_on, group_parent_id) from '$work/csv/customers.csv' csv header
 \copy holding (holding_id, customer_id, product_code, product_type, balance_minor, currency, limit_minor, opened_on, matures_on, status) from '$work/csv/holdings.csv' csv header
