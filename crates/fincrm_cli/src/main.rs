@@ -41,6 +41,22 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The tamper-evident audit trail: verify the hash chain, print checkpoints.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the whole hash chain: prints `ok: …` (exit 0) or the first broken link (exit 1).
+    Verify {
+        /// A checkpoint printed earlier by `fincrm audit checkpoint` ("SEQ HASH"): the chain must
+        /// still hold that record with that hash (catches a cut-off tail or a rewrite).
+        #[arg(long, value_name = "SEQ HASH")]
+        checkpoint: Option<fincrm_store::audit::Checkpoint>,
+    },
+    /// Print the chain's head as `SEQ HASH`, to keep outside the database.
+    Checkpoint,
 }
 
 #[derive(clap::Args)]
@@ -91,6 +107,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long)]
     listen: Option<String>,
+    /// Run the analytics every night at this Beijing time (HH:MM), for the day before. Safe with
+    /// several `serve` processes: only one starts each day's run.
+    #[arg(long, value_name = "HH:MM")]
+    nightly_analytics: Option<chrono::NaiveTime>,
 }
 
 #[derive(Subcommand)]
@@ -103,6 +123,21 @@ enum ConfigCommand {
 enum AnalyticsCommand {
     /// Fit a customer-base model to a transaction CSV (no database needed).
     Fit(FitCli),
+    /// Score every customer in the database: RFM, P(alive), CLV, tier, lifecycle stage.
+    Run(RunCli),
+}
+
+#[derive(clap::Args)]
+struct RunCli {
+    /// The day the scores describe (default: yesterday, Beijing time).
+    #[arg(long)]
+    as_of: Option<chrono::NaiveDate>,
+    /// Continue a run that was started and did not complete.
+    #[arg(long)]
+    resume: bool,
+    /// Customers per page.
+    #[arg(long, default_value_t = 20_000)]
+    page_size: i64,
 }
 
 #[derive(clap::Args)]
@@ -207,10 +242,22 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Serve(args) => {
             let store = open_store(&config.database).await?;
+            if let Some(at) = args.nightly_analytics {
+                tokio::spawn(nightly_analytics(Arc::clone(&store), at));
+            }
             serve(store, args.listen.as_deref().unwrap_or(&config.listen)).await?;
+        }
+        Command::Analytics(AnalyticsCommand::Run(args)) => {
+            let store = open_store(&config.database).await?;
+            let mut options = fincrm_service::analytics::RunOptions::new(args.as_of.unwrap_or_else(yesterday_in_beijing));
+            options.resume = args.resume;
+            options.page_size = args.page_size.max(1);
+            let report = fincrm_service::analytics::run(store.as_ref(), &options, &RunLog).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Demo(args) => demo(&config, args).await?,
         Command::Import(args) => return import(&config, args).await,
+        Command::Audit(cmd) => return audit(&config, cmd).await,
         Command::Analytics(AnalyticsCommand::Fit(args)) => {
             let json = args.json;
             let report = fincrm_analytics_batch::fit(&fit_args(args))?;
@@ -246,6 +293,46 @@ fn fit_args(a: FitCli) -> fincrm_analytics_batch::FitArgs {
     args.predict = a.predict;
     args.out = a.out;
     args
+}
+
+fn beijing() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+fn yesterday_in_beijing() -> chrono::NaiveDate {
+    let today = chrono::Utc::now().with_timezone(&beijing()).date_naive();
+    today.pred_opt().unwrap_or(today)
+}
+
+struct RunLog;
+
+impl fincrm_service::analytics::RunProgress for RunLog {
+    fn progressed(&self, phase: &'static str, done: usize) {
+        if done % 100_000 < 20_000 {
+            tracing::info!(phase, customers = done, "analytics progress");
+        }
+    }
+}
+
+/// Sleeps until `at` Beijing time each day and runs the analytics for the day before. A run
+/// another process started already is skipped (the run id is the lock).
+async fn nightly_analytics(store: Arc<dyn Store>, at: chrono::NaiveTime) {
+    loop {
+        let now = chrono::Utc::now().with_timezone(&beijing());
+        let mut next = now.date_naive().and_time(at);
+        if next <= now.naive_local() {
+            next += chrono::Duration::days(1);
+        }
+        let wait = (next - now.naive_local()).to_std().unwrap_or_default();
+        tracing::info!(next_run = %next, "nightly analytics scheduled (Beijing time)");
+        tokio::time::sleep(wait).await;
+        let options = fincrm_service::analytics::RunOptions::new(yesterday_in_beijing());
+        match fincrm_service::analytics::run(store.as_ref(), &options, &RunLog).await {
+            Ok(r) if r.already_completed => tracing::info!(run_id = %r.run_id, "nightly analytics already done"),
+            Ok(r) => tracing::info!(run_id = %r.run_id, customers = r.customers, "nightly analytics completed"),
+            Err(e) => tracing::error!(error = %e, "nightly analytics failed"),
+        }
+    }
 }
 
 async fn serve(store: Arc<dyn Store>, listen: &str) -> Result<()> {
@@ -380,6 +467,68 @@ async fn import(config: &Config, args: ImportArgs) -> Result<std::process::ExitC
                 .unwrap_or_default(),
             options.report_dir.display()
         );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Opens the audit log of the database a URL names (the store [`open_store`] opens, seen through
+/// its audit port), running migrations. Refuses a SQLite file that does not exist, so a mistyped
+/// path does not verify as an empty chain.
+async fn open_audit_store(url: &str) -> Result<Arc<dyn fincrm_store::AuditStore>> {
+    let redacted = config::redact_url(url);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = fincrm_store_pg::PgStore::connect(url)
+            .await
+            .with_context(|| format!("connecting to {redacted}"))?;
+        store
+            .migrate()
+            .await
+            .with_context(|| format!("migrating {redacted}"))?;
+        Ok(Arc::new(store))
+    } else if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        if !Path::new(path).exists() {
+            bail!("{redacted} does not exist");
+        }
+        let store = fincrm_store_sqlite::SqliteStore::open(Path::new(path))
+            .await
+            .with_context(|| format!("opening {redacted}"))?;
+        store
+            .migrate()
+            .await
+            .with_context(|| format!("migrating {redacted}"))?;
+        Ok(Arc::new(store))
+    } else {
+        bail!("unsupported database URL {redacted:?}: use sqlite://FILE or postgres://…");
+    }
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI's output is its interface")]
+async fn audit(config: &Config, cmd: AuditCommand) -> Result<std::process::ExitCode> {
+    use fincrm_store::audit::{GENESIS_HASH, VERIFY_PAGE, verify};
+    let store = open_audit_store(&config.database).await?;
+    match cmd {
+        AuditCommand::Checkpoint => {
+            let (seq, hash) = store
+                .head()
+                .await?
+                .unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
+            println!("{seq} {hash}");
+        }
+        AuditCommand::Verify { checkpoint } => {
+            match verify(store.as_ref(), checkpoint, VERIFY_PAGE).await? {
+                Ok(s) => println!(
+                    "ok: {} records, head seq {} hash {}",
+                    s.records, s.head_seq, s.head_hash
+                ),
+                Err(broken) => {
+                    println!("{broken}");
+                    return Ok(std::process::ExitCode::FAILURE);
+                }
+            }
+        }
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

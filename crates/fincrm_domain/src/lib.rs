@@ -3,11 +3,13 @@
 //! What belongs here: identifiers, money, identity documents (PRC resident ID, unified social
 //! credit code, passport), phone numbers, parties (individual and corporate customers), the
 //! organisation (branches, staff, coverage of customers), products and holdings, transactions,
-//! interactions, relationships and consents, and the masking of personal information.
+//! interactions, relationships and consents, the masking of personal information, and the audit
+//! trail's records and hash chain ([`audit`]).
 //!
 //! What does not: IO of any kind (no database, files, clock or network). Every input is parsed
 //! into one of these types at the edge, with a [`ValidationError`] that names the field.
 
+pub mod audit;
 mod error;
 pub mod identity;
 pub mod ids;

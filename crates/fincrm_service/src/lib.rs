@@ -5,5 +5,6 @@
 //! What does not: SQL (the store adapters), HTTP and terminal presentation (the http and cli
 //! crates), pure rules and numerics (the domain and analytics crates).
 
+pub mod analytics;
 pub mod demo;
 pub mod import;

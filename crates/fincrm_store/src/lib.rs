@@ -8,11 +8,14 @@
 //! What does not: SQL dialects and connection handling (the `fincrm_store_sqlite` and
 //! `fincrm_store_pg` adapters), business rules (the service layer).
 
+pub mod analytics;
+pub mod audit;
 pub mod conformance;
 mod error;
 pub mod rows;
 pub mod tables;
 
+pub use audit::{AuditStore, NewAuditEntry};
 pub use error::StoreError;
 pub use tables::{ColumnData, OnConflict, TableBatch, TableSpec};
 
@@ -167,4 +170,44 @@ pub trait Store: Send + Sync {
 
     /// Checks that the database answers (for health checks).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// The next `limit` customers after `after` in key order, with the facts analytics needs.
+    async fn analytics_customers(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<analytics::CustomerFacts>>;
+
+    /// Daily debit activity of the customers with keys in `first..=last` (in the order of
+    /// [`Store::analytics_customers`]), by local day at `utc_offset_secs`, ordered by customer
+    /// and day.
+    async fn analytics_activity(
+        &self,
+        first: &str,
+        last: &str,
+        utc_offset_secs: i32,
+    ) -> StoreResult<Vec<analytics::DailyActivity>>;
+
+    /// Records the start of a run; `false` when a run with that id exists already (another
+    /// process started it), in which case the caller must not run it again.
+    async fn start_analytics_run(&self, run: &analytics::AnalyticsRun) -> StoreResult<bool>;
+
+    /// Looks up a run.
+    async fn analytics_run(&self, run_id: &str) -> StoreResult<Option<analytics::AnalyticsRun>>;
+
+    /// Marks a run finished with `status` (`completed` or `failed`) and its customer count,
+    /// and records the fitted parameters.
+    async fn finish_analytics_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        customers: i64,
+        params: &str,
+    ) -> StoreResult<()>;
+
+    /// Tier and stage of every customer in the latest completed run other than `except_run`.
+    async fn previous_scores(&self, except_run: &str) -> StoreResult<Vec<analytics::PreviousScore>>;
+
+    /// A customer's scores from every completed run, newest first.
+    async fn score_history(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<analytics::ScoreRow>>;
 }

@@ -40,6 +40,8 @@ pub enum ColumnData {
     Text(Vec<Option<String>>),
     /// 64-bit integers (money in minor units, levels, flags).
     Int(Vec<Option<i64>>),
+    /// Floating-point model outputs (probabilities, expectations); never money.
+    Float(Vec<Option<f64>>),
     /// Calendar dates.
     Date(Vec<Option<NaiveDate>>),
     /// Instants, stored in UTC.
@@ -52,6 +54,7 @@ impl ColumnData {
         match self {
             Self::Text(v) => v.len(),
             Self::Int(v) => v.len(),
+            Self::Float(v) => v.len(),
             Self::Date(v) => v.len(),
             Self::Timestamp(v) => v.len(),
         }
@@ -61,6 +64,7 @@ impl ColumnData {
         match self {
             Self::Text(v) => v[row].clone().unwrap_or_default(),
             Self::Int(v) => v[row].map(|x| x.to_string()).unwrap_or_default(),
+            Self::Float(v) => v[row].map(|x| x.to_string()).unwrap_or_default(),
             Self::Date(v) => v[row].map(|x| x.to_string()).unwrap_or_default(),
             Self::Timestamp(v) => v[row].map(|x| x.to_rfc3339()).unwrap_or_default(),
         }
@@ -77,6 +81,7 @@ impl ColumnData {
         match self {
             Self::Text(v) => retain(v, keep),
             Self::Int(v) => retain(v, keep),
+            Self::Float(v) => retain(v, keep),
             Self::Date(v) => retain(v, keep),
             Self::Timestamp(v) => retain(v, keep),
         }
@@ -136,6 +141,9 @@ fn text<T>(items: &[T], f: impl Fn(&T) -> Option<String>) -> ColumnData {
 }
 fn int<T>(items: &[T], f: impl Fn(&T) -> Option<i64>) -> ColumnData {
     ColumnData::Int(items.iter().map(f).collect())
+}
+fn float<T>(items: &[T], f: impl Fn(&T) -> Option<f64>) -> ColumnData {
+    ColumnData::Float(items.iter().map(|x| f(x).filter(|v| v.is_finite())).collect())
 }
 fn date<T>(items: &[T], f: impl Fn(&T) -> Option<NaiveDate>) -> ColumnData {
     ColumnData::Date(items.iter().map(f).collect())
@@ -507,6 +515,7 @@ mod tests {
             interactions(&[]),
             relationships(&[]),
             consents(&[]),
+            customer_scores(&[]),
         ] {
             assert_eq!(
                 batch.columns.len(),
@@ -522,5 +531,104 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+/// One customer's scores from one analytics run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerScore {
+    /// The customer.
+    pub customer_id: String,
+    /// The run that computed it.
+    pub run_id: String,
+    /// The day the scores describe.
+    pub as_of: NaiveDate,
+    /// Models and rules version.
+    pub model_version: String,
+    /// Repeat purchase days in the calibration window.
+    pub frequency: Option<i64>,
+    /// Weeks from first to last purchase.
+    pub recency_weeks: Option<f64>,
+    /// Weeks from first purchase to `as_of`.
+    pub age_weeks: Option<f64>,
+    /// Mean value of repeat purchase days, minor units.
+    pub monetary_minor: Option<f64>,
+    /// RFM quintile scores 1–5.
+    pub rfm: Option<(i64, i64, i64)>,
+    /// RFM segment name.
+    pub rfm_segment: Option<String>,
+    /// BG/NBD probability that the customer is still active.
+    pub p_alive: Option<f64>,
+    /// Expected purchase days in the next 90 days.
+    pub expected_purchases_90d: Option<f64>,
+    /// 12-month discounted CLV, minor units.
+    pub clv_minor: Option<i64>,
+    /// Assets under management, minor units.
+    pub aum_minor: i64,
+    /// Value tier.
+    pub tier: String,
+    /// Day the tier was assigned.
+    pub tier_since: NaiveDate,
+    /// Day the customer first qualified for a lower tier (grace period running), if any.
+    pub tier_below_since: Option<NaiveDate>,
+    /// Lifecycle stage.
+    pub stage: String,
+}
+
+/// `customer_score`: one row per customer and analytics run, so every score has its history.
+pub static CUSTOMER_SCORE: TableSpec = TableSpec {
+    name: "customer_score",
+    columns: &[
+        "customer_id",
+        "run_id",
+        "as_of",
+        "model_version",
+        "frequency",
+        "recency_weeks",
+        "age_weeks",
+        "monetary_minor",
+        "rfm_r",
+        "rfm_f",
+        "rfm_m",
+        "rfm_segment",
+        "p_alive",
+        "expected_purchases_90d",
+        "clv_minor",
+        "aum_minor",
+        "tier",
+        "tier_since",
+        "tier_below_since",
+        "stage",
+    ],
+    key: &["customer_id", "run_id"],
+    on_conflict: OnConflict::Update,
+};
+
+/// Scores as a batch.
+pub fn customer_scores(items: &[CustomerScore]) -> TableBatch {
+    TableBatch {
+        spec: &CUSTOMER_SCORE,
+        columns: vec![
+            text(items, |c| Some(c.customer_id.clone())),
+            text(items, |c| Some(c.run_id.clone())),
+            date(items, |c| Some(c.as_of)),
+            text(items, |c| Some(c.model_version.clone())),
+            int(items, |c| c.frequency),
+            float(items, |c| c.recency_weeks),
+            float(items, |c| c.age_weeks),
+            float(items, |c| c.monetary_minor),
+            int(items, |c| c.rfm.map(|r| r.0)),
+            int(items, |c| c.rfm.map(|r| r.1)),
+            int(items, |c| c.rfm.map(|r| r.2)),
+            text(items, |c| c.rfm_segment.clone()),
+            float(items, |c| c.p_alive),
+            float(items, |c| c.expected_purchases_90d),
+            int(items, |c| c.clv_minor),
+            int(items, |c| Some(c.aum_minor)),
+            text(items, |c| Some(c.tier.clone())),
+            date(items, |c| Some(c.tier_since)),
+            date(items, |c| c.tier_below_since),
+            text(items, |c| Some(c.stage.clone())),
+        ],
     }
 }

@@ -5,6 +5,8 @@
 //! Text comparisons that decide order use `COLLATE "C"`, so results match SQLite's byte order
 //! whatever the database's locale.
 
+mod audit;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use fincrm_domain::{Customer, CustomerId, Holding, HoldingId, Interaction, Transaction};
@@ -108,6 +110,10 @@ fn copy_rows(batch: &TableBatch, start: usize, end: usize) -> Vec<u8> {
                 ColumnData::Text(v) => v[row].as_deref().map(|s| copy_text(&mut out, s)),
                 ColumnData::Int(v) => v[row].map(|n| {
                     let _ = write!(out, "{n}");
+                }),
+                ColumnData::Float(v) => v[row].map(|x| {
+                    // Rust prints the shortest text that reads back as the same f64.
+                    let _ = write!(out, "{x}");
                 }),
                 ColumnData::Date(v) => v[row].map(|d| {
                     let _ = write!(out, "{}", d.format("%Y-%m-%d"));
@@ -398,5 +404,112 @@ impl Store for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn analytics_customers(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<fincrm_store::analytics::CustomerFacts>> {
+        Ok(sqlx::query_as(
+            "SELECT c.customer_id, c.kind, c.opened_on, \
+                    CAST(COALESCE((SELECT sum(h.balance_minor) FROM holding h \
+                       WHERE h.customer_id = c.customer_id AND h.status <> 'closed' \
+                         AND h.product_type NOT IN ('loan', 'credit_card')), 0) AS BIGINT) AS aum_minor \
+               FROM customer c WHERE c.customer_id > $1 ORDER BY c.customer_id LIMIT $2",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn analytics_activity(
+        &self,
+        first: &str,
+        last: &str,
+        utc_offset_secs: i32,
+    ) -> StoreResult<Vec<fincrm_store::analytics::DailyActivity>> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT customer_id, CAST((posted_at AT TIME ZONE 'UTC') + make_interval(secs => $3) AS DATE) AS day, CAST(sum(amount_minor) AS BIGINT) AS amount_minor, \
+                    count(*) AS transactions \
+               FROM bank_transaction \
+              WHERE customer_id >= $1 AND customer_id <= $2 AND direction = 'debit' \
+              GROUP BY customer_id, CAST((posted_at AT TIME ZONE 'UTC') + make_interval(secs => $3) AS DATE) ORDER BY customer_id, CAST((posted_at AT TIME ZONE 'UTC') + make_interval(secs => $3) AS DATE)"
+        )))
+        .bind(first)
+        .bind(last)
+        .bind(utc_offset_secs)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn start_analytics_run(&self, run: &fincrm_store::analytics::AnalyticsRun) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO analytics_run (run_id, as_of, model_version, params, started_at, status, customers) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING",
+        )
+        .bind(&run.run_id)
+        .bind(run.as_of)
+        .bind(&run.model_version)
+        .bind(&run.params)
+        .bind(run.started_at)
+        .bind(&run.status)
+        .bind(run.customers)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn analytics_run(&self, run_id: &str) -> StoreResult<Option<fincrm_store::analytics::AnalyticsRun>> {
+        Ok(sqlx::query_as(
+            "SELECT run_id, as_of, model_version, params, started_at, finished_at, status, customers \
+               FROM analytics_run WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn finish_analytics_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        customers: i64,
+        params: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE analytics_run SET status = $1, customers = $2, params = $3, finished_at = $4 \
+              WHERE run_id = $5",
+        )
+        .bind(status)
+        .bind(customers)
+        .bind(params)
+        .bind(Utc::now())
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn previous_scores(&self, except_run: &str) -> StoreResult<Vec<fincrm_store::analytics::PreviousScore>> {
+        Ok(sqlx::query_as(
+            "SELECT customer_id, tier, tier_since, tier_below_since, stage FROM customer_score \
+              WHERE run_id = (SELECT run_id FROM analytics_run WHERE status = 'completed' AND run_id <> $1 \
+                               ORDER BY as_of DESC, finished_at DESC LIMIT 1)",
+        )
+        .bind(except_run)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn score_history(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<fincrm_store::analytics::ScoreRow>> {
+        let sql = format!(
+            "SELECT {} FROM customer_score s \
+              WHERE s.customer_id = $1 AND s.run_id IN (SELECT run_id FROM analytics_run WHERE status = 'completed') \
+              ORDER BY s.as_of DESC, s.run_id DESC LIMIT $2",
+            fincrm_store::analytics::SCORE_COLUMNS
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).bind(limit).fetch_all(&self.pool).await?)
     }
 }

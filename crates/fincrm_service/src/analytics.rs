@@ -1,0 +1,455 @@
+//! The analytics run (`fincrm analytics run`): value, RFM, P(alive), CLV, tier and lifecycle
+//! stage for every customer in the store, written with the run's id so every score keeps its
+//! history.
+//!
+//! Three phases. (1) Page through customers in key order, reading each page's facts and daily
+//! debit activity, and summarise it (frequency, recency, age, spend) with bounded memory.
+//! (2) Fit BG/NBD and Gamma-Gamma once over all customers. (3) Score and write page by page,
+//! each page one transaction with a batch marker, so a run that dies is resumed with
+//! `--resume` and skips the pages already written. One run per day and model version: a second
+//! process (another `serve` with the nightly schedule) finds the run started and does nothing.
+//!
+//! Conventions (stated because analysts compare with other tools): purchases are debit
+//! transactions, counted by local (Beijing) day; time unit weeks; a CLV month is 4.345 weeks
+//! (lifetimes' convention); CLV over 12 months at 1 % a month with margin 1 (the spend itself);
+//! RFM monetary is total debit spend; AUM is the sum of open non-credit balances.
+
+use chrono::{Datelike, NaiveDate, Utc};
+use fincrm_analytics::clv::{ClvConfig, MonthConvention, customer_lifetime_values};
+use fincrm_analytics::data::RfmData;
+use fincrm_analytics::gamma_gamma::{self, GammaGammaParams, SpendData};
+use fincrm_analytics::lifecycle::{LifecycleConfig, LifecycleInput, LifecycleStage};
+use fincrm_analytics::rfm::rfm_scores;
+use fincrm_analytics::summary::{SummaryConfig, TimeUnit, summarize_sorted};
+use fincrm_analytics::tiers::{RetailTierBands, TierState, apply_grace};
+use fincrm_analytics::bgnbd::{self, BgNbdParams};
+use fincrm_store::analytics::{AnalyticsRun, CustomerFacts};
+use fincrm_store::tables::{CustomerScore, customer_scores};
+use fincrm_store::{BatchMarker, Store, StoreError};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Version of the models and rules; part of every run id and score row.
+pub const MODEL_VERSION: &str = "v1";
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The day the scores describe (calibration end, inclusive).
+    pub as_of: NaiveDate,
+    /// Continue a run that was started and did not complete.
+    pub resume: bool,
+    /// Customers per page (one read and one write transaction each).
+    pub page_size: i64,
+    /// Offset of local time from UTC, for counting purchase days.
+    pub utc_offset_secs: i32,
+    /// CLV horizon in months.
+    pub clv_months: u32,
+    /// Monthly discount rate of the CLV.
+    pub monthly_discount_rate: f64,
+    /// Share of spend that is the bank's margin, for the CLV.
+    pub margin: f64,
+    /// Retail AUM tiers.
+    pub tiers: RetailTierBands,
+    /// Days a customer must qualify for a lower tier before being moved down.
+    pub tier_grace_days: u32,
+    /// Lifecycle thresholds.
+    pub lifecycle: LifecycleConfig,
+}
+
+impl RunOptions {
+    /// Defaults for a run describing `as_of`.
+    pub fn new(as_of: NaiveDate) -> Self {
+        Self {
+            as_of,
+            resume: false,
+            page_size: 20_000,
+            utc_offset_secs: 8 * 3600,
+            clv_months: 12,
+            monthly_discount_rate: 0.01,
+            margin: 1.0,
+            tiers: RetailTierBands::default(),
+            tier_grace_days: 90,
+            lifecycle: LifecycleConfig::default(),
+        }
+    }
+
+    /// The run's id: one per day and model version.
+    pub fn run_id(&self) -> String {
+        format!("{}/{MODEL_VERSION}", self.as_of)
+    }
+}
+
+/// A run that could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The store failed; pages written before stay, and `--resume` continues.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The run exists and is not complete: another process is running it, or it failed.
+    #[error("analytics run {0} was started before and has not completed; pass --resume to continue it")]
+    InProgress(String),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The run's id.
+    pub run_id: String,
+    /// Whether it had completed before (nothing done now).
+    pub already_completed: bool,
+    /// Customers scored.
+    pub customers: usize,
+    /// Customers with at least one purchase day.
+    pub active_customers: usize,
+    /// Pages written now / skipped as written by an earlier attempt.
+    pub pages_written: usize,
+    /// Pages skipped.
+    pub pages_resumed: usize,
+    /// Fitted parameters and settings (also stored with the run).
+    pub params: serde_json::Value,
+    /// Customers per tier.
+    pub tiers: HashMap<String, usize>,
+    /// Customers per lifecycle stage.
+    pub stages: HashMap<String, usize>,
+    /// Anything the run could not compute, and why.
+    pub warnings: Vec<String>,
+}
+
+/// Progress of a run.
+pub trait RunProgress: Send + Sync {
+    /// `done` customers of phase `phase` (`read` or `write`).
+    fn progressed(&self, phase: &'static str, done: usize);
+}
+
+impl RunProgress for () {
+    fn progressed(&self, _: &'static str, _: usize) {}
+}
+
+/// Per-customer values gathered in phase 1.
+struct Gathered {
+    facts: Vec<CustomerFacts>,
+    /// Index into the summary columns, for customers with a purchase day.
+    summary_row: Vec<Option<usize>>,
+    frequency: Vec<u32>,
+    recency: Vec<f64>,
+    age: Vec<f64>,
+    monetary: Vec<f64>,
+    total_spend: Vec<f64>,
+    last_day: Vec<Option<i32>>,
+    activity_90d: Vec<u32>,
+    activity_365d: Vec<u32>,
+}
+
+fn day_number(d: NaiveDate) -> i32 {
+    d.num_days_from_ce()
+}
+
+async fn gather(store: &dyn Store, opts: &RunOptions, progress: &dyn RunProgress) -> Result<Gathered, RunError> {
+    let end = day_number(opts.as_of);
+    let config = SummaryConfig { calibration_end: end, unit: TimeUnit::Week };
+    let mut g = Gathered {
+        facts: Vec::new(),
+        summary_row: Vec::new(),
+        frequency: Vec::new(),
+        recency: Vec::new(),
+        age: Vec::new(),
+        monetary: Vec::new(),
+        total_spend: Vec::new(),
+        last_day: Vec::new(),
+        activity_90d: Vec::new(),
+        activity_365d: Vec::new(),
+    };
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.analytics_customers(after.as_deref(), opts.page_size).await?;
+        let (Some(first), Some(last)) = (page.first(), page.last()) else { break };
+        let activity = store.analytics_activity(&first.customer_id, &last.customer_id, opts.utc_offset_secs).await?;
+        let base = g.facts.len();
+        let index: HashMap<&str, usize> = page.iter().enumerate().map(|(i, c)| (c.customer_id.as_str(), base + i)).collect();
+        let n = base + page.len();
+        g.summary_row.resize(n, None);
+        g.total_spend.resize(n, 0.0);
+        g.last_day.resize(n, None);
+        g.activity_90d.resize(n, 0);
+        g.activity_365d.resize(n, 0);
+        let (mut keys, mut days, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+        for a in &activity {
+            let Some(&i) = index.get(a.customer_id.as_str()) else { continue };
+            let d = day_number(a.day);
+            if d > end {
+                continue;
+            }
+            keys.push(i as u64);
+            days.push(d);
+            amounts.push(a.amount_minor as f64);
+            g.total_spend[i] += a.amount_minor as f64;
+            g.last_day[i] = Some(g.last_day[i].map_or(d, |l: i32| l.max(d)));
+            let count = u32::try_from(a.transactions).unwrap_or(u32::MAX);
+            if end - d < 90 {
+                g.activity_90d[i] += count;
+            }
+            if end - d < 365 {
+                g.activity_365d[i] += count;
+            }
+        }
+        let summary = summarize_sorted(&keys, &days, &amounts, &config)
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("summarising activity: {e}")))?;
+        for k in 0..summary.len() {
+            let i = usize::try_from(summary.customer[k]).unwrap_or(usize::MAX);
+            g.summary_row[i] = Some(g.frequency.len());
+            g.frequency.push(summary.frequency[k]);
+            g.recency.push(summary.recency[k]);
+            g.age.push(summary.age[k]);
+            g.monetary.push(summary.monetary[k]);
+        }
+        after = Some(last.customer_id.clone());
+        g.facts.extend(page);
+        progress.progressed("read", g.facts.len());
+    }
+    Ok(g)
+}
+
+/// Runs the analytics for every customer and writes the scores.
+#[expect(clippy::too_many_lines, reason = "the three phases read top to bottom")]
+pub async fn run(store: &dyn Store, opts: &RunOptions, progress: &dyn RunProgress) -> Result<RunReport, RunError> {
+    let run_id = opts.run_id();
+    let started = AnalyticsRun {
+        run_id: run_id.clone(),
+        as_of: opts.as_of,
+        model_version: MODEL_VERSION.to_owned(),
+        params: "{}".to_owned(),
+        started_at: Utc::now(),
+        finished_at: None,
+        status: "running".to_owned(),
+        customers: 0,
+    };
+    if !store.start_analytics_run(&started).await? {
+        let existing = store.analytics_run(&run_id).await?;
+        match existing {
+            Some(r) if r.status == "completed" => {
+                return Ok(RunReport {
+                    run_id,
+                    already_completed: true,
+                    customers: usize::try_from(r.customers).unwrap_or(0),
+                    active_customers: 0,
+                    pages_written: 0,
+                    pages_resumed: 0,
+                    params: serde_json::from_str(&r.params).unwrap_or_default(),
+                    tiers: HashMap::new(),
+                    stages: HashMap::new(),
+                    warnings: Vec::new(),
+                });
+            }
+            _ if opts.resume => {}
+            _ => return Err(RunError::InProgress(run_id)),
+        }
+    }
+    let result = score_and_write(store, opts, &run_id, progress).await;
+    match &result {
+        Ok(report) => {
+            store
+                .finish_analytics_run(&run_id, "completed", i64::try_from(report.customers).unwrap_or(i64::MAX), &report.params.to_string())
+                .await?;
+        }
+        Err(e) => {
+            tracing::error!(run_id = %run_id, error = %e, "analytics run failed; resume with --resume");
+            let _ = store.finish_analytics_run(&run_id, "failed", 0, "{}").await;
+        }
+    }
+    result
+}
+
+#[expect(clippy::too_many_lines, reason = "one pass over the customers, read top to bottom")]
+async fn score_and_write(store: &dyn Store, opts: &RunOptions, run_id: &str, progress: &dyn RunProgress) -> Result<RunReport, RunError> {
+    let mut warnings = Vec::new();
+    let g = gather(store, opts, progress).await?;
+    let end = day_number(opts.as_of);
+
+    // Phase 2: fit once over everybody.
+    let bgnbd_fit = RfmData::new(&g.frequency, &g.recency, &g.age).and_then(|d| bgnbd::fit(&d));
+    let bgnbd: Option<BgNbdParams> = match bgnbd_fit {
+        Ok(f) => Some(f.params),
+        Err(e) => {
+            warnings.push(format!("BG/NBD not fitted ({e}); P(alive), expected purchases and CLV are empty"));
+            None
+        }
+    };
+    // Gamma-Gamma in yuan keeps the parameters in a comfortable range; CLV is converted back.
+    let spend_yuan: Vec<f64> = g.monetary.iter().map(|m| m / 100.0).collect();
+    let gg: Option<GammaGammaParams> = match SpendData::new(&g.frequency, &spend_yuan).and_then(|d| gamma_gamma::fit(&d)) {
+        Ok(f) => Some(f.params),
+        Err(e) => {
+            warnings.push(format!("Gamma-Gamma not fitted ({e}); CLV is empty"));
+            None
+        }
+    };
+    let clv_config = ClvConfig::new(opts.clv_months, opts.monthly_discount_rate, opts.margin, TimeUnit::Week, MonthConvention::Lifetimes);
+    let clv: Option<Vec<f64>> = match (&bgnbd, &gg) {
+        (Some(model), Some(gg)) => {
+            // With q ≤ 1 the population's mean spend is infinite (heavy-tailed amounts), so a
+            // customer without repeat purchases has no finite expected spend: their CLV is left
+            // empty rather than made up.
+            if gg.q <= 1.0 {
+                warnings.push(format!(
+                    "Gamma-Gamma q = {:.3} ≤ 1: spend is too heavy-tailed for a population mean; customers without repeat purchases get no CLV",
+                    gg.q
+                ));
+            }
+            let spend: Vec<f64> = g
+                .frequency
+                .iter()
+                .zip(&spend_yuan)
+                .map(|(&x, &m)| if x == 0 && gg.q <= 1.0 { f64::NAN } else { gg.conditional_expected_average_profit(x, m) })
+                .collect();
+            match customer_lifetime_values(model, &g.frequency, &g.recency, &g.age, &spend, &clv_config) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    warnings.push(format!("CLV not computed: {e}"));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let rfm = {
+        let rows: Vec<usize> = (0..g.facts.len()).filter(|&i| g.summary_row[i].is_some()).collect();
+        let recency: Vec<f64> = rows.iter().map(|&i| f64::from(end - g.last_day[i].unwrap_or(end))).collect();
+        let frequency: Vec<f64> = rows.iter().map(|&i| g.summary_row[i].map_or(0.0, |r| f64::from(g.frequency[r]) + 1.0)).collect();
+        let monetary: Vec<f64> = rows.iter().map(|&i| g.total_spend[i]).collect();
+        let scores = rfm_scores(&recency, &frequency, &monetary).map_err(|e| StoreError::Other(anyhow::anyhow!("RFM: {e}")))?;
+        let mut by_customer = vec![None; g.facts.len()];
+        for (k, &i) in rows.iter().enumerate() {
+            by_customer[i] = Some(scores[k]);
+        }
+        by_customer
+    };
+    let params = serde_json::json!({
+        "model_version": MODEL_VERSION,
+        "as_of": opts.as_of,
+        "time_unit": "week",
+        "purchases": "debit transactions by local day",
+        "utc_offset_secs": opts.utc_offset_secs,
+        "bgnbd": bgnbd,
+        "gamma_gamma_yuan": gg,
+        "clv": {"months": opts.clv_months, "monthly_discount_rate": opts.monthly_discount_rate, "margin": opts.margin, "month_convention": "lifetimes (4.345 weeks)"},
+        "tier_grace_days": opts.tier_grace_days,
+    });
+
+    // Phase 3: score and write, page by page.
+    let previous: HashMap<String, fincrm_store::analytics::PreviousScore> =
+        store.previous_scores(run_id).await?.into_iter().map(|p| (p.customer_id.clone(), p)).collect();
+    let done = store.committed_batches(run_id).await?;
+    let page = usize::try_from(opts.page_size).unwrap_or(20_000).max(1);
+    let mut report = RunReport {
+        run_id: run_id.to_owned(),
+        already_completed: false,
+        customers: g.facts.len(),
+        active_customers: g.frequency.len(),
+        pages_written: 0,
+        pages_resumed: 0,
+        params: params.clone(),
+        tiers: HashMap::new(),
+        stages: HashMap::new(),
+        warnings,
+    };
+    for (page_no, chunk) in g.facts.chunks(page).enumerate() {
+        let base = page_no * page;
+        let mut scores = Vec::with_capacity(chunk.len());
+        for (k, facts) in chunk.iter().enumerate() {
+            let i = base + k;
+            let row = g.summary_row[i];
+            let prev = previous.get(&facts.customer_id);
+            let (x, t_x, t_cal) = row.map_or((0, 0.0, 0.0), |r| (g.frequency[r], g.recency[r], g.age[r]));
+            let p_alive = row.and_then(|_| bgnbd.map(|m| m.p_alive(x, t_x, t_cal)));
+            let expected = row.and_then(|_| bgnbd.map(|m| m.conditional_expected_purchases(90.0 / 7.0, x, t_x, t_cal)));
+            let clv_minor = row.and_then(|r| clv.as_ref().map(|v| v[r]).filter(|v| v.is_finite()).map(|v| (v * 100.0).round() as i64));
+
+            let tier_index = opts.tiers.tier_index(facts.aum_minor);
+            let prev_state = prev.and_then(|p| {
+                let idx = opts.tiers.bands.iter().position(|b| b.name == p.tier)?;
+                Some(TierState { tier: idx, assigned_day: day_number(p.tier_since), below_since: p.tier_below_since.map(day_number) })
+            });
+            let state = apply_grace(prev_state, tier_index, end, opts.tier_grace_days);
+            let tier = opts.tiers.bands.get(state.tier).map_or_else(String::new, |b| b.name.clone());
+
+            let tenure = facts.opened_on.map(|d| u32::try_from(end - day_number(d)).unwrap_or(0));
+            let stage = opts.lifecycle.evaluate(&LifecycleInput {
+                tenure_days: tenure,
+                days_since_last_activity: g.last_day[i].map(|d| u32::try_from(end - d).unwrap_or(0)),
+                activity_90d: g.activity_90d[i],
+                activity_365d: g.activity_365d[i],
+                aum_now_minor: facts.aum_minor,
+                // No balance history is stored yet: the AUM trend is neutral until it is.
+                aum_12m_ago_minor: facts.aum_minor,
+                p_alive,
+                previous: prev.and_then(|p| stage_from_str(&p.stage)),
+            });
+            let stage = stage_name(stage).to_owned();
+            *report.tiers.entry(tier.clone()).or_default() += 1;
+            *report.stages.entry(stage.clone()).or_default() += 1;
+            let rfm = rfm[i];
+            scores.push(CustomerScore {
+                customer_id: facts.customer_id.clone(),
+                run_id: run_id.to_owned(),
+                as_of: opts.as_of,
+                model_version: MODEL_VERSION.to_owned(),
+                frequency: row.map(|_| i64::from(x)),
+                recency_weeks: row.map(|_| t_x),
+                age_weeks: row.map(|_| t_cal),
+                monetary_minor: row.map(|r| g.monetary[r]),
+                rfm: rfm.map(|s| (i64::from(s.r), i64::from(s.f), i64::from(s.m))),
+                rfm_segment: rfm.map(|s| serde_json::to_value(s.segment()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+                p_alive,
+                expected_purchases_90d: expected,
+                clv_minor,
+                aum_minor: facts.aum_minor,
+                tier,
+                tier_since: NaiveDate::from_num_days_from_ce_opt(state.assigned_day).unwrap_or(opts.as_of),
+                tier_below_since: state.below_since.and_then(NaiveDate::from_num_days_from_ce_opt),
+                stage,
+            });
+        }
+        let batch_no = i64::try_from(page_no).unwrap_or(i64::MAX);
+        if done.contains(&batch_no) {
+            report.pages_resumed += 1;
+        } else {
+            let n = i64::try_from(scores.len()).unwrap_or(i64::MAX);
+            let marker = BatchMarker { source: run_id.to_owned(), batch_no, records: n, loaded: n };
+            store.write(Some(&marker), &[customer_scores(&scores)]).await?;
+            report.pages_written += 1;
+        }
+        progress.progressed("write", base + chunk.len());
+    }
+    Ok(report)
+}
+
+fn stage_name(s: LifecycleStage) -> &'static str {
+    match s {
+        LifecycleStage::Prospect => "prospect",
+        LifecycleStage::New => "new",
+        LifecycleStage::Growing => "growing",
+        LifecycleStage::Mature => "mature",
+        LifecycleStage::Loyal => "loyal",
+        LifecycleStage::Declining => "declining",
+        LifecycleStage::Dormant => "dormant",
+        LifecycleStage::Churned => "churned",
+        LifecycleStage::WonBack => "won_back",
+    }
+}
+
+fn stage_from_str(s: &str) -> Option<LifecycleStage> {
+    [
+        LifecycleStage::Prospect,
+        LifecycleStage::New,
+        LifecycleStage::Growing,
+        LifecycleStage::Mature,
+        LifecycleStage::Loyal,
+        LifecycleStage::Declining,
+        LifecycleStage::Dormant,
+        LifecycleStage::Churned,
+        LifecycleStage::WonBack,
+    ]
+    .into_iter()
+    .find(|st| stage_name(*st) == s)
+}

@@ -1,0 +1,101 @@
+//! The analytics run over a store holding the demo bank: every customer scored, history kept,
+//! a second run of the same day does nothing, an interrupted run resumes. On SQLite, and on
+//! PostgreSQL when `FINCRM_TEST_PG_URL` is set.
+
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
+
+use chrono::NaiveDate;
+use fincrm_service::analytics::{RunError, RunOptions, run};
+use fincrm_store::Store;
+
+async fn story(store: &dyn Store) {
+    let demo = fincrm_demo::DemoConfig { customers: 1500, ..fincrm_demo::DemoConfig::default() };
+    let counts = fincrm_service::demo::load(store, &demo, &()).await.unwrap();
+    assert_eq!(counts.customers, 1500);
+
+    let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+    let mut options = RunOptions::new(as_of);
+    options.page_size = 400; // several pages
+    let report = run(store, &options, &()).await.unwrap();
+    assert_eq!(report.customers, 1500);
+    assert!(report.active_customers > 1000, "{report:?}");
+    assert!(report.warnings.iter().all(|w| w.starts_with("Gamma-Gamma q")), "{:?}", report.warnings);
+    assert_eq!(report.pages_written, 4);
+    assert_eq!(report.tiers.values().sum::<usize>(), 1500);
+    assert!(report.tiers.len() >= 3, "AUM tiers spread over the bands: {:?}", report.tiers);
+    assert!(report.stages.contains_key("dormant") || report.stages.contains_key("churned"), "{:?}", report.stages);
+    let r = report.params["bgnbd"]["r"].as_f64().unwrap();
+    assert!(r > 0.0 && r.is_finite());
+
+    // Every customer has a score row with sane values.
+    let mut with_clv = 0;
+    for i in [0u64, 17, 499, 1499] {
+        let id = fincrm_domain::CustomerId::parse(&format!("P{}", 1_000_000_000 + i)).unwrap();
+        let Some(customer) = store.customer(&id).await.unwrap() else { continue };
+        let history = store.score_history(&customer.id, 10).await.unwrap();
+        assert_eq!(history.len(), 1);
+        let s = &history[0];
+        if let Some(p) = s.p_alive {
+            assert!((0.0..=1.0).contains(&p), "{s:?}");
+        }
+        if let Some(clv) = s.clv_minor {
+            assert!(clv >= 0, "{s:?}");
+            with_clv += 1;
+        }
+        assert!(!s.tier.is_empty() && !s.stage.is_empty());
+    }
+    assert!(with_clv > 0);
+
+    // The same day again: nothing to do.
+    let again = run(store, &options, &()).await.unwrap();
+    assert!(again.already_completed);
+
+    // A run that was started elsewhere and never completed is not run twice by accident…
+    let next = RunOptions::new(as_of.succ_opt().unwrap());
+    store
+        .start_analytics_run(&fincrm_store::analytics::AnalyticsRun {
+            run_id: next.run_id(),
+            as_of: next.as_of,
+            model_version: fincrm_service::analytics::MODEL_VERSION.to_owned(),
+            params: "{}".to_owned(),
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            status: "running".to_owned(),
+            customers: 0,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(run(store, &next, &()).await, Err(RunError::InProgress(_))));
+    // …and --resume completes it, keeping tier history from the previous day's run.
+    let mut resume = next.clone();
+    resume.resume = true;
+    let resumed = run(store, &resume, &()).await.unwrap();
+    assert_eq!(resumed.customers, 1500);
+    let id = fincrm_domain::CustomerId::parse("P1000000000").unwrap();
+    let history = store.score_history(&id, 10).await.unwrap();
+    assert_eq!(history.len(), 2, "one row per run");
+    assert_eq!(history[0].as_of, as_of.succ_opt().unwrap());
+    assert_eq!(history[0].tier_since, history[1].tier_since, "an unchanged tier keeps its start day");
+}
+
+#[tokio::test]
+async fn analytics_run_scores_every_customer_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("a.db")).await.unwrap();
+    store.migrate().await.unwrap();
+    story(&store).await;
+}
+
+#[tokio::test]
+async fn analytics_run_scores_every_customer_on_postgres() {
+    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
+        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL analytics test did not run");
+        return;
+    };
+    let schema = format!("t_analytics_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema)).await.unwrap();
+    store.migrate().await.unwrap();
+    story(&store).await;
+    use sqlx::Executor as _;
+    store.pool().execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).await.unwrap();
+}

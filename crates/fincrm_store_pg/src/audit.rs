@@ -1,0 +1,160 @@
+//! The audit log on PostgreSQL (`migrations/0002_audit.sql`).
+//!
+//! Appends are serialised by a transaction-level advisory lock keyed on the `audit_log` table's
+//! oid (so stores in different schemas of one database do not wait for each other): the head is
+//! read only after the lock is held, under READ COMMITTED, so it is the last committed record and
+//! concurrent appenders never fork the chain. The `seq` primary key is the last wall.
+
+use crate::PgStore;
+use async_trait::async_trait;
+use fincrm_store::StoreResult;
+use fincrm_store::audit::{
+    AUDIT_COLUMNS, AuditRecord, AuditRow, AuditStore, NewAuditEntry, check_entries,
+};
+use sqlx::{AssertSqlSafe, PgConnection};
+
+/// First key of the advisory lock that serialises appends ("fcrm"); the second is the table's oid.
+const AUDIT_LOCK_CLASS: i32 = 0x6663_726d;
+
+/// Appends `entries` to the audit chain inside the caller's open transaction, and returns the
+/// records written.
+///
+/// This is how a business write records its audit entries atomically with the change:
+/// `let mut tx = self.pool.begin().await?;`, make the change, call
+/// `append_in(&mut tx, &entries)`, then `tx.commit()`. It takes the append lock, which is held
+/// until the transaction ends: call it last in the transaction, to keep the serialised part
+/// short and the lock order the same everywhere (no deadlocks). A rollback removes change and
+/// audit records together. Entries failing [`fincrm_store::audit::AuditEntry::check`] are
+/// refused before anything is written.
+pub(crate) async fn append_in(
+    conn: &mut PgConnection,
+    entries: &[NewAuditEntry],
+) -> StoreResult<Vec<AuditRecord>> {
+    check_entries(entries)?;
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1, ('audit_log'::regclass)::oid::int)")
+        .bind(AUDIT_LOCK_CLASS)
+        .execute(&mut *conn)
+        .await?;
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let records = AuditRecord::chain_after(
+        head.as_ref().map(|(s, h)| (*s, h.as_str())),
+        entries.iter().cloned(),
+    );
+    for r in &records {
+        let e = &r.entry;
+        sqlx::query(
+            "INSERT INTO audit_log (seq, recorded_at, actor, action, customer_id, client_addr, \
+             target_table, target_key, before_json, after_json, reason, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(r.seq)
+        .bind(e.recorded_at)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.customer_id)
+        .bind(&e.client_addr)
+        .bind(&e.target_table)
+        .bind(&e.target_key)
+        .bind(&e.before_json)
+        .bind(&e.after_json)
+        .bind(&e.reason)
+        .bind(&r.prev_hash)
+        .bind(&r.hash)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(records)
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn append(&self, entries: &[NewAuditEntry]) -> StoreResult<Vec<AuditRecord>> {
+        check_entries(entries)?;
+        let mut tx = self.pool.begin().await?;
+        let records = append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    async fn records(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRecord>> {
+        let sql =
+            format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2");
+        let rows: Vec<AuditRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(from_seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(AuditRecord::from).collect())
+    }
+
+    async fn head(&self) -> StoreResult<Option<(i64, String)>> {
+        Ok(
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fincrm_store::Store;
+    use fincrm_store::audit::conformance::{expected_sample_chain, sample_entries};
+
+    async fn business_write(store: &PgStore, branch: &str, commit: bool) {
+        let entries = sample_entries();
+        let mut tx = store.pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO branch (branch_id, name, level) VALUES ($1, 'x', 'branch')")
+            .bind(branch)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        append_in(&mut tx, &entries[..2]).await.unwrap();
+        if commit {
+            tx.commit().await.unwrap();
+        } else {
+            tx.rollback().await.unwrap();
+        }
+    }
+
+    /// Runs when `FINCRM_TEST_PG_URL` is set, in a fresh schema.
+    #[tokio::test]
+    async fn audit_records_commit_and_roll_back_with_the_business_change() {
+        let Some(url) = std::env::var("FINCRM_TEST_PG_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set");
+            return;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let schema = format!("t_audit_tx_{}_{nanos}", std::process::id());
+        let store = PgStore::connect_in_schema(&url, Some(&schema))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        business_write(&store, "B1", false).await;
+        assert_eq!(store.head().await.unwrap(), None);
+        assert_eq!(store.counts().await.unwrap().branches, 0);
+        business_write(&store, "B2", true).await;
+        assert_eq!(
+            store.head().await.unwrap(),
+            Some((2, expected_sample_chain()[1].hash.clone()))
+        );
+        assert_eq!(store.counts().await.unwrap().branches, 1);
+        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    }
+}
