@@ -249,7 +249,9 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Analytics(AnalyticsCommand::Run(args)) => {
             let store = open_store(&config.database).await?;
-            let mut options = fincrm_service::analytics::RunOptions::new(args.as_of.unwrap_or_else(yesterday_in_beijing));
+            let mut options = fincrm_service::analytics::RunOptions::new(
+                args.as_of.unwrap_or_else(yesterday_in_beijing),
+            );
             options.resume = args.resume;
             options.page_size = args.page_size.max(1);
             let report = fincrm_service::analytics::run(store.as_ref(), &options, &RunLog).await?;
@@ -328,8 +330,12 @@ async fn nightly_analytics(store: Arc<dyn Store>, at: chrono::NaiveTime) {
         tokio::time::sleep(wait).await;
         let options = fincrm_service::analytics::RunOptions::new(yesterday_in_beijing());
         match fincrm_service::analytics::run(store.as_ref(), &options, &RunLog).await {
-            Ok(r) if r.already_completed => tracing::info!(run_id = %r.run_id, "nightly analytics already done"),
-            Ok(r) => tracing::info!(run_id = %r.run_id, customers = r.customers, "nightly analytics completed"),
+            Ok(r) if r.already_completed => {
+                tracing::info!(run_id = %r.run_id, "nightly analytics already done");
+            }
+            Ok(r) => {
+                tracing::info!(run_id = %r.run_id, customers = r.customers, "nightly analytics completed");
+            }
             Err(e) => tracing::error!(error = %e, "nightly analytics failed"),
         }
     }

@@ -15,6 +15,7 @@
 //! RFM monetary is total debit spend; AUM is the sum of open non-credit balances.
 
 use chrono::{Datelike, NaiveDate, Utc};
+use fincrm_analytics::bgnbd::{self, BgNbdParams};
 use fincrm_analytics::clv::{ClvConfig, MonthConvention, customer_lifetime_values};
 use fincrm_analytics::data::RfmData;
 use fincrm_analytics::gamma_gamma::{self, GammaGammaParams, SpendData};
@@ -22,7 +23,6 @@ use fincrm_analytics::lifecycle::{LifecycleConfig, LifecycleInput, LifecycleStag
 use fincrm_analytics::rfm::rfm_scores;
 use fincrm_analytics::summary::{SummaryConfig, TimeUnit, summarize_sorted};
 use fincrm_analytics::tiers::{RetailTierBands, TierState, apply_grace};
-use fincrm_analytics::bgnbd::{self, BgNbdParams};
 use fincrm_store::analytics::{AnalyticsRun, CustomerFacts};
 use fincrm_store::tables::{CustomerScore, customer_scores};
 use fincrm_store::{BatchMarker, Store, StoreError};
@@ -87,7 +87,9 @@ pub enum RunError {
     #[error("database: {0}")]
     Store(#[from] StoreError),
     /// The run exists and is not complete: another process is running it, or it failed.
-    #[error("analytics run {0} was started before and has not completed; pass --resume to continue it")]
+    #[error(
+        "analytics run {0} was started before and has not completed; pass --resume to continue it"
+    )]
     InProgress(String),
 }
 
@@ -145,9 +147,16 @@ fn day_number(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
 }
 
-async fn gather(store: &dyn Store, opts: &RunOptions, progress: &dyn RunProgress) -> Result<Gathered, RunError> {
+async fn gather(
+    store: &dyn Store,
+    opts: &RunOptions,
+    progress: &dyn RunProgress,
+) -> Result<Gathered, RunError> {
     let end = day_number(opts.as_of);
-    let config = SummaryConfig { calibration_end: end, unit: TimeUnit::Week };
+    let config = SummaryConfig {
+        calibration_end: end,
+        unit: TimeUnit::Week,
+    };
     let mut g = Gathered {
         facts: Vec::new(),
         summary_row: Vec::new(),
@@ -162,11 +171,21 @@ async fn gather(store: &dyn Store, opts: &RunOptions, progress: &dyn RunProgress
     };
     let mut after: Option<String> = None;
     loop {
-        let page = store.analytics_customers(after.as_deref(), opts.page_size).await?;
-        let (Some(first), Some(last)) = (page.first(), page.last()) else { break };
-        let activity = store.analytics_activity(&first.customer_id, &last.customer_id, opts.utc_offset_secs).await?;
+        let page = store
+            .analytics_customers(after.as_deref(), opts.page_size)
+            .await?;
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            break;
+        };
+        let activity = store
+            .analytics_activity(&first.customer_id, &last.customer_id, opts.utc_offset_secs)
+            .await?;
         let base = g.facts.len();
-        let index: HashMap<&str, usize> = page.iter().enumerate().map(|(i, c)| (c.customer_id.as_str(), base + i)).collect();
+        let index: HashMap<&str, usize> = page
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.customer_id.as_str(), base + i))
+            .collect();
         let n = base + page.len();
         g.summary_row.resize(n, None);
         g.total_spend.resize(n, 0.0);
@@ -175,7 +194,9 @@ async fn gather(store: &dyn Store, opts: &RunOptions, progress: &dyn RunProgress
         g.activity_365d.resize(n, 0);
         let (mut keys, mut days, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
         for a in &activity {
-            let Some(&i) = index.get(a.customer_id.as_str()) else { continue };
+            let Some(&i) = index.get(a.customer_id.as_str()) else {
+                continue;
+            };
             let d = day_number(a.day);
             if d > end {
                 continue;
@@ -211,8 +232,11 @@ async fn gather(store: &dyn Store, opts: &RunOptions, progress: &dyn RunProgress
 }
 
 /// Runs the analytics for every customer and writes the scores.
-#[expect(clippy::too_many_lines, reason = "the three phases read top to bottom")]
-pub async fn run(store: &dyn Store, opts: &RunOptions, progress: &dyn RunProgress) -> Result<RunReport, RunError> {
+pub async fn run(
+    store: &dyn Store,
+    opts: &RunOptions,
+    progress: &dyn RunProgress,
+) -> Result<RunReport, RunError> {
     let run_id = opts.run_id();
     let started = AnalyticsRun {
         run_id: run_id.clone(),
@@ -249,7 +273,12 @@ pub async fn run(store: &dyn Store, opts: &RunOptions, progress: &dyn RunProgres
     match &result {
         Ok(report) => {
             store
-                .finish_analytics_run(&run_id, "completed", i64::try_from(report.customers).unwrap_or(i64::MAX), &report.params.to_string())
+                .finish_analytics_run(
+                    &run_id,
+                    "completed",
+                    i64::try_from(report.customers).unwrap_or(i64::MAX),
+                    &report.params.to_string(),
+                )
                 .await?;
         }
         Err(e) => {
@@ -260,8 +289,16 @@ pub async fn run(store: &dyn Store, opts: &RunOptions, progress: &dyn RunProgres
     result
 }
 
-#[expect(clippy::too_many_lines, reason = "one pass over the customers, read top to bottom")]
-async fn score_and_write(store: &dyn Store, opts: &RunOptions, run_id: &str, progress: &dyn RunProgress) -> Result<RunReport, RunError> {
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the customers, read top to bottom"
+)]
+async fn score_and_write(
+    store: &dyn Store,
+    opts: &RunOptions,
+    run_id: &str,
+    progress: &dyn RunProgress,
+) -> Result<RunReport, RunError> {
     let mut warnings = Vec::new();
     let g = gather(store, opts, progress).await?;
     let end = day_number(opts.as_of);
@@ -271,20 +308,29 @@ async fn score_and_write(store: &dyn Store, opts: &RunOptions, run_id: &str, pro
     let bgnbd: Option<BgNbdParams> = match bgnbd_fit {
         Ok(f) => Some(f.params),
         Err(e) => {
-            warnings.push(format!("BG/NBD not fitted ({e}); P(alive), expected purchases and CLV are empty"));
+            warnings.push(format!(
+                "BG/NBD not fitted ({e}); P(alive), expected purchases and CLV are empty"
+            ));
             None
         }
     };
     // Gamma-Gamma in yuan keeps the parameters in a comfortable range; CLV is converted back.
     let spend_yuan: Vec<f64> = g.monetary.iter().map(|m| m / 100.0).collect();
-    let gg: Option<GammaGammaParams> = match SpendData::new(&g.frequency, &spend_yuan).and_then(|d| gamma_gamma::fit(&d)) {
-        Ok(f) => Some(f.params),
-        Err(e) => {
-            warnings.push(format!("Gamma-Gamma not fitted ({e}); CLV is empty"));
-            None
-        }
-    };
-    let clv_config = ClvConfig::new(opts.clv_months, opts.monthly_discount_rate, opts.margin, TimeUnit::Week, MonthConvention::Lifetimes);
+    let gg: Option<GammaGammaParams> =
+        match SpendData::new(&g.frequency, &spend_yuan).and_then(|d| gamma_gamma::fit(&d)) {
+            Ok(f) => Some(f.params),
+            Err(e) => {
+                warnings.push(format!("Gamma-Gamma not fitted ({e}); CLV is empty"));
+                None
+            }
+        };
+    let clv_config = ClvConfig::new(
+        opts.clv_months,
+        opts.monthly_discount_rate,
+        opts.margin,
+        TimeUnit::Week,
+        MonthConvention::Lifetimes,
+    );
     let clv: Option<Vec<f64>> = match (&bgnbd, &gg) {
         (Some(model), Some(gg)) => {
             // With q ≤ 1 the population's mean spend is infinite (heavy-tailed amounts), so a
@@ -300,9 +346,22 @@ async fn score_and_write(store: &dyn Store, opts: &RunOptions, run_id: &str, pro
                 .frequency
                 .iter()
                 .zip(&spend_yuan)
-                .map(|(&x, &m)| if x == 0 && gg.q <= 1.0 { f64::NAN } else { gg.conditional_expected_average_profit(x, m) })
+                .map(|(&x, &m)| {
+                    if x == 0 && gg.q <= 1.0 {
+                        f64::NAN
+                    } else {
+                        gg.conditional_expected_average_profit(x, m)
+                    }
+                })
                 .collect();
-            match customer_lifetime_values(model, &g.frequency, &g.recency, &g.age, &spend, &clv_config) {
+            match customer_lifetime_values(
+                model,
+                &g.frequency,
+                &g.recency,
+                &g.age,
+                &spend,
+                &clv_config,
+            ) {
                 Ok(v) => Some(v),
                 Err(e) => {
                     warnings.push(format!("CLV not computed: {e}"));
@@ -313,11 +372,20 @@ async fn score_and_write(store: &dyn Store, opts: &RunOptions, run_id: &str, pro
         _ => None,
     };
     let rfm = {
-        let rows: Vec<usize> = (0..g.facts.len()).filter(|&i| g.summary_row[i].is_some()).collect();
-        let recency: Vec<f64> = rows.iter().map(|&i| f64::from(end - g.last_day[i].unwrap_or(end))).collect();
-        let frequency: Vec<f64> = rows.iter().map(|&i| g.summary_row[i].map_or(0.0, |r| f64::from(g.frequency[r]) + 1.0)).collect();
+        let rows: Vec<usize> = (0..g.facts.len())
+            .filter(|&i| g.summary_row[i].is_some())
+            .collect();
+        let recency: Vec<f64> = rows
+            .iter()
+            .map(|&i| f64::from(end - g.last_day[i].unwrap_or(end)))
+            .collect();
+        let frequency: Vec<f64> = rows
+            .iter()
+            .map(|&i| g.summary_row[i].map_or(0.0, |r| f64::from(g.frequency[r]) + 1.0))
+            .collect();
         let monetary: Vec<f64> = rows.iter().map(|&i| g.total_spend[i]).collect();
-        let scores = rfm_scores(&recency, &frequency, &monetary).map_err(|e| StoreError::Other(anyhow::anyhow!("RFM: {e}")))?;
+        let scores = rfm_scores(&recency, &frequency, &monetary)
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("RFM: {e}")))?;
         let mut by_customer = vec![None; g.facts.len()];
         for (k, &i) in rows.iter().enumerate() {
             by_customer[i] = Some(scores[k]);
@@ -337,8 +405,12 @@ async fn score_and_write(store: &dyn Store, opts: &RunOptions, run_id: &str, pro
     });
 
     // Phase 3: score and write, page by page.
-    let previous: HashMap<String, fincrm_store::analytics::PreviousScore> =
-        store.previous_scores(run_id).await?.into_iter().map(|p| (p.customer_id.clone(), p)).collect();
+    let previous: HashMap<String, fincrm_store::analytics::PreviousScore> = store
+        .previous_scores(run_id)
+        .await?
+        .into_iter()
+        .map(|p| (p.customer_id.clone(), p))
+        .collect();
     let done = store.committed_batches(run_id).await?;
     let page = usize::try_from(opts.page_size).unwrap_or(20_000).max(1);
     let mut report = RunReport {
@@ -360,23 +432,37 @@ async fn score_and_write(store: &dyn Store, opts: &RunOptions, run_id: &str, pro
             let i = base + k;
             let row = g.summary_row[i];
             let prev = previous.get(&facts.customer_id);
-            let (x, t_x, t_cal) = row.map_or((0, 0.0, 0.0), |r| (g.frequency[r], g.recency[r], g.age[r]));
+            let (x, t_x, t_cal) =
+                row.map_or((0, 0.0, 0.0), |r| (g.frequency[r], g.recency[r], g.age[r]));
             let p_alive = row.and_then(|_| bgnbd.map(|m| m.p_alive(x, t_x, t_cal)));
-            let expected = row.and_then(|_| bgnbd.map(|m| m.conditional_expected_purchases(90.0 / 7.0, x, t_x, t_cal)));
-            let clv_minor = row.and_then(|r| clv.as_ref().map(|v| v[r]).filter(|v| v.is_finite()).map(|v| (v * 100.0).round() as i64));
+            let expected = row.and_then(|_| {
+                bgnbd.map(|m| m.conditional_expected_purchases(90.0 / 7.0, x, t_x, t_cal))
+            });
+            let clv_minor = row.and_then(|r| clv.as_ref().map(|v| v[r]).and_then(yuan_to_fen));
 
             let tier_index = opts.tiers.tier_index(facts.aum_minor);
             let prev_state = prev.and_then(|p| {
                 let idx = opts.tiers.bands.iter().position(|b| b.name == p.tier)?;
-                Some(TierState { tier: idx, assigned_day: day_number(p.tier_since), below_since: p.tier_below_since.map(day_number) })
+                Some(TierState {
+                    tier: idx,
+                    assigned_day: day_number(p.tier_since),
+                    below_since: p.tier_below_since.map(day_number),
+                })
             });
-            let state = apply_grace(prev_state, tier_index, end, opts.tier_grace_days);
-            let tier = opts.tiers.bands.get(state.tier).map_or_else(String::new, |b| b.name.clone());
+            let tier_state = apply_grace(prev_state, tier_index, end, opts.tier_grace_days);
+            let tier = opts
+                .tiers
+                .bands
+                .get(tier_state.tier)
+                .map_or_else(String::new, |b| b.name.clone());
 
-            let tenure = facts.opened_on.map(|d| u32::try_from(end - day_number(d)).unwrap_or(0));
+            let tenure = facts
+                .opened_on
+                .map(|d| u32::try_from(end - day_number(d)).unwrap_or(0));
             let stage = opts.lifecycle.evaluate(&LifecycleInput {
                 tenure_days: tenure,
-                days_since_last_activity: g.last_day[i].map(|d| u32::try_from(end - d).unwrap_or(0)),
+                days_since_last_activity: g.last_day[i]
+                    .map(|d| u32::try_from(end - d).unwrap_or(0)),
                 activity_90d: g.activity_90d[i],
                 activity_365d: g.activity_365d[i],
                 aum_now_minor: facts.aum_minor,
@@ -399,14 +485,22 @@ async fn score_and_write(store: &dyn Store, opts: &RunOptions, run_id: &str, pro
                 age_weeks: row.map(|_| t_cal),
                 monetary_minor: row.map(|r| g.monetary[r]),
                 rfm: rfm.map(|s| (i64::from(s.r), i64::from(s.f), i64::from(s.m))),
-                rfm_segment: rfm.map(|s| serde_json::to_value(s.segment()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+                rfm_segment: rfm.map(|s| {
+                    serde_json::to_value(s.segment())
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                }),
                 p_alive,
                 expected_purchases_90d: expected,
                 clv_minor,
                 aum_minor: facts.aum_minor,
                 tier,
-                tier_since: NaiveDate::from_num_days_from_ce_opt(state.assigned_day).unwrap_or(opts.as_of),
-                tier_below_since: state.below_since.and_then(NaiveDate::from_num_days_from_ce_opt),
+                tier_since: NaiveDate::from_num_days_from_ce_opt(tier_state.assigned_day)
+                    .unwrap_or(opts.as_of),
+                tier_below_since: tier_state
+                    .below_since
+                    .and_then(NaiveDate::from_num_days_from_ce_opt),
                 stage,
             });
         }
@@ -415,13 +509,30 @@ async fn score_and_write(store: &dyn Store, opts: &RunOptions, run_id: &str, pro
             report.pages_resumed += 1;
         } else {
             let n = i64::try_from(scores.len()).unwrap_or(i64::MAX);
-            let marker = BatchMarker { source: run_id.to_owned(), batch_no, records: n, loaded: n };
-            store.write(Some(&marker), &[customer_scores(&scores)]).await?;
+            let marker = BatchMarker {
+                source: run_id.to_owned(),
+                batch_no,
+                records: n,
+                loaded: n,
+            };
+            store
+                .write(Some(&marker), &[customer_scores(&scores)])
+                .await?;
             report.pages_written += 1;
         }
         progress.progressed("write", base + chunk.len());
     }
     Ok(report)
+}
+
+/// Yuan (a model output) to whole fen; `None` for values that are not finite or do not fit.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "bounds are checked just before"
+)]
+fn yuan_to_fen(yuan: f64) -> Option<i64> {
+    let fen = (yuan * 100.0).round();
+    (fen.is_finite() && fen.abs() < 9.0e18).then_some(fen as i64)
 }
 
 fn stage_name(s: LifecycleStage) -> &'static str {

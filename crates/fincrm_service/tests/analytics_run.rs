@@ -9,7 +9,10 @@ use fincrm_service::analytics::{RunError, RunOptions, run};
 use fincrm_store::Store;
 
 async fn story(store: &dyn Store) {
-    let demo = fincrm_demo::DemoConfig { customers: 1500, ..fincrm_demo::DemoConfig::default() };
+    let demo = fincrm_demo::DemoConfig {
+        customers: 1500,
+        ..fincrm_demo::DemoConfig::default()
+    };
     let counts = fincrm_service::demo::load(store, &demo, &()).await.unwrap();
     assert_eq!(counts.customers, 1500);
 
@@ -19,11 +22,26 @@ async fn story(store: &dyn Store) {
     let report = run(store, &options, &()).await.unwrap();
     assert_eq!(report.customers, 1500);
     assert!(report.active_customers > 1000, "{report:?}");
-    assert!(report.warnings.iter().all(|w| w.starts_with("Gamma-Gamma q")), "{:?}", report.warnings);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .all(|w| w.starts_with("Gamma-Gamma q")),
+        "{:?}",
+        report.warnings
+    );
     assert_eq!(report.pages_written, 4);
     assert_eq!(report.tiers.values().sum::<usize>(), 1500);
-    assert!(report.tiers.len() >= 3, "AUM tiers spread over the bands: {:?}", report.tiers);
-    assert!(report.stages.contains_key("dormant") || report.stages.contains_key("churned"), "{:?}", report.stages);
+    assert!(
+        report.tiers.len() >= 3,
+        "AUM tiers spread over the bands: {:?}",
+        report.tiers
+    );
+    assert!(
+        report.stages.contains_key("dormant") || report.stages.contains_key("churned"),
+        "{:?}",
+        report.stages
+    );
     let r = report.params["bgnbd"]["r"].as_f64().unwrap();
     assert!(r > 0.0 && r.is_finite());
 
@@ -31,7 +49,9 @@ async fn story(store: &dyn Store) {
     let mut with_clv = 0;
     for i in [0u64, 17, 499, 1499] {
         let id = fincrm_domain::CustomerId::parse(&format!("P{}", 1_000_000_000 + i)).unwrap();
-        let Some(customer) = store.customer(&id).await.unwrap() else { continue };
+        let Some(customer) = store.customer(&id).await.unwrap() else {
+            continue;
+        };
         let history = store.score_history(&customer.id, 10).await.unwrap();
         assert_eq!(history.len(), 1);
         let s = &history[0];
@@ -65,7 +85,10 @@ async fn story(store: &dyn Store) {
         })
         .await
         .unwrap();
-    assert!(matches!(run(store, &next, &()).await, Err(RunError::InProgress(_))));
+    assert!(matches!(
+        run(store, &next, &()).await,
+        Err(RunError::InProgress(_))
+    ));
     // …and --resume completes it, keeping tier history from the previous day's run.
     let mut resume = next.clone();
     resume.resume = true;
@@ -75,13 +98,18 @@ async fn story(store: &dyn Store) {
     let history = store.score_history(&id, 10).await.unwrap();
     assert_eq!(history.len(), 2, "one row per run");
     assert_eq!(history[0].as_of, as_of.succ_opt().unwrap());
-    assert_eq!(history[0].tier_since, history[1].tier_since, "an unchanged tier keeps its start day");
+    assert_eq!(
+        history[0].tier_since, history[1].tier_since,
+        "an unchanged tier keeps its start day"
+    );
 }
 
 #[tokio::test]
 async fn analytics_run_scores_every_customer_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("a.db")).await.unwrap();
+    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("a.db"))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     story(&store).await;
 }
@@ -89,13 +117,25 @@ async fn analytics_run_scores_every_customer_on_sqlite() {
 #[tokio::test]
 async fn analytics_run_scores_every_customer_on_postgres() {
     let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL analytics test did not run");
+        eprintln!(
+            "SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL analytics test did not run"
+        );
         return;
     };
-    let schema = format!("t_analytics_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema)).await.unwrap();
+    let schema = format!(
+        "t_analytics_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     story(&store).await;
     use sqlx::Executor as _;
-    store.pool().execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).await.unwrap();
+    store
+        .pool()
+        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .await
+        .unwrap();
 }

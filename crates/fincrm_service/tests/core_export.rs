@@ -58,6 +58,10 @@ fn read_rejects(path: &Path) -> BTreeMap<u64, (String, String)> {
     out
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one comparison per expected.json section"
+)]
 async fn load_and_compare(store: &dyn Store) {
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(export_dir().join("expected.json")).unwrap())

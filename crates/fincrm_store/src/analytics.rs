@@ -72,7 +72,10 @@ pub const SCORE_COLUMNS: &str = "customer_id, run_id, as_of, model_version, freq
 
 /// A stored score row.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-#[expect(missing_docs, reason = "fields mirror the columns documented in the migrations")]
+#[expect(
+    missing_docs,
+    reason = "fields mirror the columns documented in the migrations"
+)]
 pub struct ScoreRow {
     pub customer_id: String,
     pub run_id: String,

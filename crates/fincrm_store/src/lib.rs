@@ -206,8 +206,13 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Tier and stage of every customer in the latest completed run other than `except_run`.
-    async fn previous_scores(&self, except_run: &str) -> StoreResult<Vec<analytics::PreviousScore>>;
+    async fn previous_scores(&self, except_run: &str)
+    -> StoreResult<Vec<analytics::PreviousScore>>;
 
     /// A customer's scores from every completed run, newest first.
-    async fn score_history(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<analytics::ScoreRow>>;
+    async fn score_history(
+        &self,
+        id: &CustomerId,
+        limit: i64,
+    ) -> StoreResult<Vec<analytics::ScoreRow>>;
 }

@@ -143,7 +143,12 @@ fn int<T>(items: &[T], f: impl Fn(&T) -> Option<i64>) -> ColumnData {
     ColumnData::Int(items.iter().map(f).collect())
 }
 fn float<T>(items: &[T], f: impl Fn(&T) -> Option<f64>) -> ColumnData {
-    ColumnData::Float(items.iter().map(|x| f(x).filter(|v| v.is_finite())).collect())
+    ColumnData::Float(
+        items
+            .iter()
+            .map(|x| f(x).filter(|v| v.is_finite()))
+            .collect(),
+    )
 }
 fn date<T>(items: &[T], f: impl Fn(&T) -> Option<NaiveDate>) -> ColumnData {
     ColumnData::Date(items.iter().map(f).collect())

@@ -416,13 +416,13 @@ impl Store for SqliteStore {
         last: &str,
         utc_offset_secs: i32,
     ) -> StoreResult<Vec<fincrm_store::analytics::DailyActivity>> {
-        Ok(sqlx::query_as(AssertSqlSafe(format!(
+        Ok(sqlx::query_as(
             "SELECT customer_id, date(posted_at, ?3 || ' seconds') AS day, CAST(sum(amount_minor) AS BIGINT) AS amount_minor, \
                     count(*) AS transactions \
                FROM bank_transaction \
               WHERE customer_id >= ?1 AND customer_id <= ?2 AND direction = 'debit' \
               GROUP BY customer_id, date(posted_at, ?3 || ' seconds') ORDER BY customer_id, date(posted_at, ?3 || ' seconds')"
-        )))
+        )
         .bind(first)
         .bind(last)
         .bind(utc_offset_secs)
@@ -430,7 +430,10 @@ impl Store for SqliteStore {
         .await?)
     }
 
-    async fn start_analytics_run(&self, run: &fincrm_store::analytics::AnalyticsRun) -> StoreResult<bool> {
+    async fn start_analytics_run(
+        &self,
+        run: &fincrm_store::analytics::AnalyticsRun,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
             "INSERT INTO analytics_run (run_id, as_of, model_version, params, started_at, status, customers) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (run_id) DO NOTHING",
@@ -447,7 +450,10 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn analytics_run(&self, run_id: &str) -> StoreResult<Option<fincrm_store::analytics::AnalyticsRun>> {
+    async fn analytics_run(
+        &self,
+        run_id: &str,
+    ) -> StoreResult<Option<fincrm_store::analytics::AnalyticsRun>> {
         Ok(sqlx::query_as(
             "SELECT run_id, as_of, model_version, params, started_at, finished_at, status, customers \
                FROM analytics_run WHERE run_id = ?1",
@@ -478,7 +484,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn previous_scores(&self, except_run: &str) -> StoreResult<Vec<fincrm_store::analytics::PreviousScore>> {
+    async fn previous_scores(
+        &self,
+        except_run: &str,
+    ) -> StoreResult<Vec<fincrm_store::analytics::PreviousScore>> {
         Ok(sqlx::query_as(
             "SELECT customer_id, tier, tier_since, tier_below_since, stage FROM customer_score \
               WHERE run_id = (SELECT run_id FROM analytics_run WHERE status = 'completed' AND run_id <> ?1 \
@@ -489,13 +498,21 @@ impl Store for SqliteStore {
         .await?)
     }
 
-    async fn score_history(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<fincrm_store::analytics::ScoreRow>> {
+    async fn score_history(
+        &self,
+        id: &CustomerId,
+        limit: i64,
+    ) -> StoreResult<Vec<fincrm_store::analytics::ScoreRow>> {
         let sql = format!(
             "SELECT {} FROM customer_score s \
               WHERE s.customer_id = ?1 AND s.run_id IN (SELECT run_id FROM analytics_run WHERE status = 'completed') \
               ORDER BY s.as_of DESC, s.run_id DESC LIMIT ?2",
             fincrm_store::analytics::SCORE_COLUMNS
         );
-        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(id.as_str()).bind(limit).fetch_all(&self.reader).await?)
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?)
     }
 }

@@ -523,6 +523,10 @@ fn csv_err(path: &Path, e: &csv::Error) -> ImportError {
 
 /// Rejects records that refer to customers or accounts that are neither in the store nor (in a
 /// dry run) loaded earlier in this run, and fills in a transaction's customer from its account.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one rule per record kind, read top to bottom"
+)]
 async fn check_references(
     store: &dyn Store,
     fm: &FileMapping,
