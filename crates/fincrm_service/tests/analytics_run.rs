@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 use fincrm_service::analytics::{RunError, RunOptions, run};
 use fincrm_store::Store;
+use sqlx::Executor as _;
 
 async fn story(store: &dyn Store) {
     let demo = fincrm_demo::DemoConfig {
@@ -132,7 +133,6 @@ async fn analytics_run_scores_every_customer_on_postgres() {
         .unwrap();
     store.migrate().await.unwrap();
     story(&store).await;
-    use sqlx::Executor as _;
     store
         .pool()
         .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
