@@ -1,6 +1,8 @@
 //! The `fincrm` binary: one program, several roles (see `docs/ARCHITECTURE.md`).
 
+mod auth;
 mod config;
+mod keys;
 mod progress;
 
 use anyhow::{Context, Result, bail};
@@ -41,9 +43,21 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Value-tier and lifecycle rules (versioned; every change is audited).
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// The tamper-evident audit trail: verify the hash chain, print checkpoints.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Local users: set a password.
+    #[command(subcommand)]
+    Users(auth::UsersCommand),
+    /// API tokens for integrations: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Tokens(auth::TokensCommand),
+    /// Field-encryption keys: create a key file, re-encrypt under the active key.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +125,25 @@ struct ServeArgs {
     /// several `serve` processes: only one starts each day's run.
     #[arg(long, value_name = "HH:MM")]
     nightly_analytics: Option<chrono::NaiveTime>,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Print the rules in force (`tiers` or `lifecycle`) as JSON, with their version.
+    Show {
+        /// `tiers` or `lifecycle`.
+        kind: String,
+    },
+    /// Save a new version of the rules from a TOML or JSON file.
+    Set {
+        /// `tiers` or `lifecycle`.
+        kind: String,
+        /// The rules file.
+        file: PathBuf,
+        /// Who makes the change (recorded in the audit trail).
+        #[arg(long)]
+        actor: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,22 +222,28 @@ fn init_logging() {
 /// Opens the store a database URL names, running migrations.
 async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     let redacted = config::redact_url(url);
+    // Personal information is sealed when FINCRM_KEY_FILE / FINCRM_KEYS is set (docs/KEYS.md).
+    let keyring = keys::keyring_from_env()?;
     let store: Arc<dyn Store> =
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Arc::new(
-                fincrm_store_pg::PgStore::connect(url)
-                    .await
-                    .with_context(|| format!("connecting to {redacted}"))?,
-            )
+            let store = fincrm_store_pg::PgStore::connect(url)
+                .await
+                .with_context(|| format!("connecting to {redacted}"))?;
+            Arc::new(match keyring {
+                Some(k) => store.with_keyring(k),
+                None => store,
+            })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         {
-            Arc::new(
-                fincrm_store_sqlite::SqliteStore::open(Path::new(path))
-                    .await
-                    .with_context(|| format!("opening {redacted}"))?,
-            )
+            let store = fincrm_store_sqlite::SqliteStore::open(Path::new(path))
+                .await
+                .with_context(|| format!("opening {redacted}"))?;
+            Arc::new(match keyring {
+                Some(k) => store.with_keyring(k),
+                None => store,
+            })
         } else {
             bail!("unsupported database URL {redacted:?}: use sqlite://FILE or postgres://…");
         };
@@ -236,12 +275,14 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     tracing::debug!(?config, "configuration");
     match cli.command {
         Command::Config(ConfigCommand::Example) => print!("{}", config::EXAMPLE),
+        Command::Rules(cmd) => rules(&config, cmd).await?,
         Command::Migrate => {
             open_store(&config.database).await?;
             tracing::info!(database = %config::redact_url(&config.database), "migrations applied");
         }
         Command::Serve(args) => {
             let store = open_store(&config.database).await?;
+            auth::bootstrap_admin(&config.database).await?;
             if let Some(at) = args.nightly_analytics {
                 tokio::spawn(nightly_analytics(Arc::clone(&store), at));
             }
@@ -260,6 +301,9 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Demo(args) => demo(&config, args).await?,
         Command::Import(args) => return import(&config, args).await,
         Command::Audit(cmd) => return audit(&config, cmd).await,
+        Command::Users(cmd) => auth::users(&config.database, cmd).await?,
+        Command::Tokens(cmd) => auth::tokens(&config.database, cmd).await?,
+        Command::Keys(cmd) => keys::run(cmd, async || open_store(&config.database).await).await?,
         Command::Analytics(AnalyticsCommand::Fit(args)) => {
             let json = args.json;
             let report = fincrm_analytics_batch::fit(&fit_args(args))?;
@@ -537,4 +581,42 @@ async fn audit(config: &Config, cmd: AuditCommand) -> Result<std::process::ExitC
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI's output is its interface")]
+async fn rules(config: &Config, cmd: RulesCommand) -> Result<()> {
+    use fincrm_service::rules;
+    let store = open_store(&config.database).await?;
+    match cmd {
+        RulesCommand::Show { kind } => {
+            let (version, body) = match kind.as_str() {
+                "tiers" => {
+                    let (v, r) = rules::tier_rules(store.as_ref()).await?;
+                    (v, serde_json::to_value(r)?)
+                }
+                "lifecycle" => {
+                    let (v, r) = rules::lifecycle_rules(store.as_ref()).await?;
+                    (v, serde_json::to_value(r)?)
+                }
+                other => bail!("unknown rules {other:?}: use tiers or lifecycle"),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "kind": kind, "version": version, "rules": body })
+                )?
+            );
+        }
+        RulesCommand::Set { kind, file, actor } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let version = match kind.as_str() {
+                "tiers" => rules::save_tier_rules(store.as_ref(), &text, &actor).await?,
+                "lifecycle" => rules::save_lifecycle_rules(store.as_ref(), &text, &actor).await?,
+                other => bail!("unknown rules {other:?}: use tiers or lifecycle"),
+            };
+            println!("saved {kind} rules version {version}");
+        }
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@
 //! into one of these types at the edge, with a [`ValidationError`] that names the field.
 
 pub mod audit;
+pub mod auth;
 mod error;
 pub mod identity;
 pub mod ids;

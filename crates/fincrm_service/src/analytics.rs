@@ -269,7 +269,24 @@ pub async fn run(
             _ => return Err(RunError::InProgress(run_id)),
         }
     }
-    let result = score_and_write(store, opts, &run_id, progress).await;
+    // The administrator's rules in force override the built-in defaults.
+    let mut opts = opts.clone();
+    let (tier_version, tiers) = crate::rules::tier_rules(store).await.map_err(rules_error)?;
+    let (lifecycle_version, lifecycle) = crate::rules::lifecycle_rules(store)
+        .await
+        .map_err(rules_error)?;
+    if tier_version > 0 {
+        opts.tiers = tiers.retail;
+        opts.tier_grace_days = tiers.grace_days;
+    }
+    if lifecycle_version > 0 {
+        opts.lifecycle = lifecycle;
+    }
+    let mut result = score_and_write(store, &opts, &run_id, progress).await;
+    if let Ok(report) = &mut result {
+        report.params["tier_rules_version"] = tier_version.into();
+        report.params["lifecycle_rules_version"] = lifecycle_version.into();
+    }
     match &result {
         Ok(report) => {
             store
@@ -533,6 +550,15 @@ async fn score_and_write(
 fn yuan_to_fen(yuan: f64) -> Option<i64> {
     let fen = (yuan * 100.0).round();
     (fen.is_finite() && fen.abs() < 9.0e18).then_some(fen as i64)
+}
+
+fn rules_error(e: crate::rules::RulesError) -> RunError {
+    match e {
+        crate::rules::RulesError::Store(s) => RunError::Store(s),
+        other @ crate::rules::RulesError::Invalid { .. } => {
+            RunError::Store(StoreError::Corrupt(other.to_string()))
+        }
+    }
 }
 
 fn stage_name(s: LifecycleStage) -> &'static str {

@@ -6,5 +6,7 @@
 //! crates), pure rules and numerics (the domain and analytics crates).
 
 pub mod analytics;
+pub mod auth;
 pub mod demo;
 pub mod import;
+pub mod rules;

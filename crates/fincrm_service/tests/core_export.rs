@@ -239,6 +239,66 @@ async fn the_sample_extract_loads_as_expected_on_sqlite() {
     load_and_compare(&store).await;
 }
 
+/// The same extract with personal information sealed (issue #3): every comparison above reads
+/// the values back through the keyring; the raw columns hold no plaintext.
+#[tokio::test]
+async fn the_sample_extract_loads_as_expected_on_sqlite_with_encryption() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sealed.db");
+    let keyring = std::sync::Arc::new(fincrm_crypto::Keyring::generate().unwrap());
+    let store = fincrm_store_sqlite::SqliteStore::open(&path)
+        .await
+        .unwrap()
+        .with_keyring(keyring);
+    store.migrate().await.unwrap();
+    load_and_compare(&store).await;
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true),
+    )
+    .await
+    .unwrap();
+    let (plain, sealed): (i64, i64) = sqlx::query_as(
+        "SELECT count(id_number) + count(phone) + count(email) + count(address), \
+                count(id_number_enc) FROM customer",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(plain, 0, "no plaintext PI column is written");
+    assert!(sealed > 0);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn the_sample_extract_loads_as_expected_on_postgres_with_encryption() {
+    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
+        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL import test did not run");
+        return;
+    };
+    let schema = format!(
+        "t_core_export_sealed_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let keyring = std::sync::Arc::new(fincrm_crypto::Keyring::generate().unwrap());
+    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap()
+        .with_keyring(keyring);
+    store.migrate().await.unwrap();
+    load_and_compare(&store).await;
+    let plain: i64 = sqlx::query_scalar(
+        "SELECT count(id_number) + count(phone) + count(email) + count(address) FROM customer",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(plain, 0, "no plaintext PI column is written");
+    sqlx_drop(&store, &schema).await;
+}
+
 #[tokio::test]
 async fn the_sample_extract_loads_as_expected_on_postgres() {
     let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {

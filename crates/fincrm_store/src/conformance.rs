@@ -4,14 +4,17 @@
 //! on SQLite; a fresh schema on PostgreSQL). The functions panic with a message on the first
 //! difference, like assertions in a test.
 
+use crate::pii::CustomerPi;
 use crate::{BatchMarker, Store, StoreError, tables};
 use chrono::{NaiveDate, TimeZone, Utc};
+use fincrm_crypto::{KeyId, Keyring};
 use fincrm_domain::{
     CorporateProfile, Currency, Customer, CustomerId, Direction, Holding, HoldingId, HoldingStatus,
     IdentityDocument, IndividualProfile, Interaction, InteractionId, MobilePhone, Money,
     ProductCode, ProductType, ResidentId, RiskTolerance, Transaction, TransactionId,
     UnifiedSocialCreditCode,
 };
+use std::sync::Arc;
 
 /// Runs every story in order against one fresh store.
 pub async fn run_all(store: &dyn Store) {
@@ -336,4 +339,295 @@ async fn recent_transactions_are_newest_first_and_limited(store: &dyn Store) {
     let counts = store.counts().await.expect("counts");
     assert_eq!(counts.transactions, 31);
     assert_eq!(counts.customers, 5);
+}
+
+/// What the keyring story needs from an adapter's test besides the [`Store`] trait: stores over
+/// the same database with other keyrings, and the raw PI columns read with SQL directly.
+#[async_trait::async_trait]
+pub trait KeyringHarness: Send + Sync {
+    /// A store over the same database with `keyring` (`None`: plaintext mode).
+    fn store_with(&self, keyring: Option<Arc<Keyring>>) -> Box<dyn Store>;
+    /// Every customer's PI columns exactly as stored, read with SQL (not through the store).
+    async fn raw_pi(&self) -> Vec<CustomerPi>;
+}
+
+async fn raw_row(h: &dyn KeyringHarness, id: &str) -> CustomerPi {
+    h.raw_pi()
+        .await
+        .into_iter()
+        .find(|r| r.customer_id == id)
+        .unwrap_or_else(|| panic!("{id} is stored"))
+}
+
+fn sealed_values(r: &CustomerPi) -> Vec<&str> {
+    [&r.id_number_enc, &r.phone_enc, &r.email_enc, &r.address_enc]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .collect()
+}
+
+/// Runs `reencrypt_customers` page by page to the end: (scanned, rewritten).
+async fn rotate_all(store: &dyn Store, page: i64) -> (u64, u64) {
+    let (mut scanned, mut rewritten) = (0, 0);
+    let mut after: Option<String> = None;
+    loop {
+        let p = store
+            .reencrypt_customers(after.as_deref(), page)
+            .await
+            .expect("rotation page");
+        scanned += p.scanned;
+        rewritten += p.rewritten;
+        match p.last_key {
+            Some(k) => after = Some(k),
+            None => return (scanned, rewritten),
+        }
+    }
+}
+
+fn ids(v: &[CustomerId]) -> Vec<&str> {
+    v.iter().map(CustomerId::as_str).collect()
+}
+
+/// The personal-information story, against a fresh, migrated, empty database: with a keyring
+/// the PI columns are sealed (no plaintext in the raw columns), values round-trip, duplicates
+/// and exact lookups work through the blind indexes, a store without the key cannot read them,
+/// and rotation to a new key re-encrypts everything (plaintext rows left from before keys were
+/// configured included), resumably and idempotently.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one story, told in order, like run_all"
+)]
+pub async fn keyring_story(h: &dyn KeyringHarness) {
+    let k1 = Arc::new(Keyring::generate().expect("keyring"));
+    let store = h.store_with(Some(Arc::clone(&k1)));
+    let mut p1 = sample_individual("P1", "500103195701208679", "13273878287", "郭东蘭");
+    p1.email = Some("guo.donglan@example.cn".to_owned());
+    let twin = sample_individual("P2", "500103195701208679", "13800000000", "郭东兰");
+    let namesake = sample_individual("P3", "110105199801139234", "13273878287", "郭东蘭");
+    let other = sample_individual("P4", "110105194604224234", "13273878287", "杨娟");
+    let firm = sample_corporate("C1");
+    store
+        .write(
+            None,
+            &[tables::customers(&[
+                p1.clone(),
+                twin,
+                namesake,
+                other,
+                firm.clone(),
+            ])],
+        )
+        .await
+        .expect("write sealed");
+
+    // Values round-trip.
+    assert_eq!(
+        store.customer(&cid("P1")).await.expect("read"),
+        Some(p1.clone())
+    );
+    assert_eq!(
+        store.customer(&cid("C1")).await.expect("read"),
+        Some(firm.clone())
+    );
+
+    // The raw columns hold envelopes under k1 and no plaintext.
+    let raw = h.raw_pi().await;
+    assert_eq!(raw.len(), 5);
+    for r in &raw {
+        assert_eq!(
+            (&r.id_number, &r.phone, &r.email, &r.address),
+            (&None, &None, &None, &None),
+            "{}: plaintext columns are NULL",
+            r.customer_id
+        );
+        for v in sealed_values(r) {
+            assert!(v.starts_with("v1:k1:"), "{}: {v}", r.customer_id);
+        }
+    }
+    let dump = format!("{raw:?}");
+    for canary in [
+        "500103195701208679",
+        "13273878287",
+        "guo.donglan",
+        "学府路",
+        "9111010181AE80E49E",
+    ] {
+        assert!(
+            !dump.contains(canary),
+            "plaintext {canary} in the raw columns"
+        );
+    }
+    let r1 = raw_row(h, "P1").await;
+    let r2 = raw_row(h, "P2").await;
+    let r3 = raw_row(h, "P3").await;
+    assert_eq!(r1.id_number_bidx.as_ref().map(String::len), Some(32));
+    assert_eq!(r1.id_number_bidx, r2.id_number_bidx, "same ID, same index");
+    assert_eq!(r1.phone_bidx, r3.phone_bidx, "same phone, same index");
+    assert_ne!(r1.phone_bidx, r2.phone_bidx);
+    assert!(r1.email_enc.is_some() && r2.email_enc.is_none());
+    let c1 = raw_row(h, "C1").await;
+    assert!(c1.id_number_enc.is_some() && c1.phone_enc.is_none() && c1.phone_bidx.is_none());
+
+    // Without the key a sealed row is an error, never plaintext or a silent NULL.
+    assert!(h.store_with(None).customer(&cid("P1")).await.is_err());
+
+    // Duplicate detection finds the same pairs as in plaintext mode.
+    assert_eq!(store.detect_duplicates().await.expect("detect"), 2);
+    let pairs: Vec<(String, String, String)> = store
+        .duplicate_candidates(100)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|p| (p.customer_a, p.customer_b, p.reason))
+        .collect();
+    let expected_pairs = vec![
+        (
+            "P1".to_owned(),
+            "P2".to_owned(),
+            "same_id_number".to_owned(),
+        ),
+        (
+            "P1".to_owned(),
+            "P3".to_owned(),
+            "same_phone_and_name".to_owned(),
+        ),
+    ];
+    assert_eq!(pairs, expected_pairs);
+    assert_eq!(store.detect_duplicates().await.expect("again"), 2);
+
+    // Exact lookups through the blind index, input normalised like stored values.
+    let by_phone = store
+        .customers_by_phone("+86 132-7387-8287")
+        .await
+        .expect("lookup");
+    assert_eq!(ids(&by_phone), ["P1", "P3", "P4"]);
+    let by_id = store
+        .customers_by_id_number(" 500103195701208679 ")
+        .await
+        .expect("lookup");
+    assert_eq!(ids(&by_id), ["P1", "P2"]);
+    let by_uscc = store
+        .customers_by_id_number("9111010181ae80e49e")
+        .await
+        .expect("lookup");
+    assert_eq!(ids(&by_uscc), ["C1"]);
+    assert!(
+        store
+            .customers_by_phone("13900000000")
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    assert!(
+        store
+            .customers_by_phone("not a phone")
+            .await
+            .expect("invalid")
+            .is_empty()
+    );
+    assert!(
+        store
+            .customers_by_id_number("?!")
+            .await
+            .expect("invalid")
+            .is_empty()
+    );
+
+    // A row written in plaintext mode (before keys were configured) still reads with the key.
+    let legacy = sample_individual("P5", "11010519491231002X", "13912345678", "李四");
+    h.store_with(None)
+        .write(None, &[tables::customers(std::slice::from_ref(&legacy))])
+        .await
+        .expect("write plaintext");
+    assert_eq!(
+        raw_row(h, "P5").await.phone.as_deref(),
+        Some("13912345678"),
+        "plaintext mode writes plaintext"
+    );
+    assert_eq!(
+        store.customer(&cid("P5")).await.expect("read"),
+        Some(legacy.clone())
+    );
+
+    // Rotation: add k2, make it active, re-encrypt. An interrupted first run (one page) …
+    let k2_id = KeyId::new("k2").expect("key id");
+    let k2 = Arc::new(
+        k1.with_generated_key(k2_id.clone())
+            .and_then(|k| k.with_active(&k2_id))
+            .expect("keyring with k2 active"),
+    );
+    let rotating = h.store_with(Some(Arc::clone(&k2)));
+    let first = rotating
+        .reencrypt_customers(None, 2)
+        .await
+        .expect("first page");
+    assert_eq!((first.scanned, first.rewritten), (2, 2));
+    assert!(first.last_key.is_some());
+    // … then the whole job from the start: rows already under k2 are skipped.
+    assert_eq!(rotate_all(rotating.as_ref(), 2).await, (6, 4));
+    let raw = h.raw_pi().await;
+    for r in &raw {
+        assert_eq!(
+            (&r.id_number, &r.phone, &r.email, &r.address),
+            (&None, &None, &None, &None),
+            "{}: no plaintext after rotation",
+            r.customer_id
+        );
+        let sealed = sealed_values(r);
+        assert!(!sealed.is_empty(), "{}", r.customer_id);
+        for v in sealed {
+            assert!(v.starts_with("v1:k2:"), "{}: {v}", r.customer_id);
+        }
+    }
+    assert_eq!(
+        raw_row(h, "P1").await.phone_bidx,
+        r1.phone_bidx,
+        "indexes stay"
+    );
+    assert!(
+        !format!("{raw:?}").contains("13912345678"),
+        "legacy row sealed"
+    );
+    // Values still decrypt, and the legacy row is now found through its index.
+    assert_eq!(
+        rotating.customer(&cid("P1")).await.expect("read"),
+        Some(p1.clone())
+    );
+    assert_eq!(
+        rotating.customer(&cid("C1")).await.expect("read"),
+        Some(firm)
+    );
+    assert_eq!(
+        rotating.customer(&cid("P5")).await.expect("read"),
+        Some(legacy)
+    );
+    assert_eq!(
+        ids(&rotating
+            .customers_by_phone("13912345678")
+            .await
+            .expect("lookup")),
+        ["P5"]
+    );
+    // A second rotation rewrites nothing.
+    assert_eq!(rotate_all(rotating.as_ref(), 4).await, (6, 0));
+    // The old key can go: a keyring without it reads everything; k1 alone reads nothing.
+    let k2_only = Arc::new(
+        k2.without_key(&KeyId::new("k1").expect("id"))
+            .expect("remove k1"),
+    );
+    assert_eq!(
+        h.store_with(Some(k2_only))
+            .customer(&cid("P1"))
+            .await
+            .expect("read"),
+        Some(p1)
+    );
+    assert!(h.store_with(Some(k1)).customer(&cid("P1")).await.is_err());
+    // Rotation needs a keyring.
+    assert!(
+        h.store_with(None)
+            .reencrypt_customers(None, 10)
+            .await
+            .is_err()
+    );
 }

@@ -10,13 +10,17 @@
 
 pub mod analytics;
 pub mod audit;
+pub mod auth;
 pub mod conformance;
 mod error;
+pub mod pii;
 pub mod rows;
 pub mod tables;
 
 pub use audit::{AuditStore, NewAuditEntry};
+pub use auth::AuthStore;
 pub use error::StoreError;
+pub use pii::ReencryptPage;
 pub use tables::{ColumnData, OnConflict, TableBatch, TableSpec};
 
 use async_trait::async_trait;
@@ -208,6 +212,34 @@ pub trait Store: Send + Sync {
     /// Tier and stage of every customer in the latest completed run other than `except_run`.
     async fn previous_scores(&self, except_run: &str)
     -> StoreResult<Vec<analytics::PreviousScore>>;
+
+    /// The latest version of rule set `kind` (`tiers`, `lifecycle`): its version and JSON body.
+    async fn rule_set(&self, kind: &str) -> StoreResult<Option<(i64, String)>>;
+
+    /// Saves `body` as the next version of rule set `kind` and records the change (with the
+    /// previous and new body) in the audit trail in the same transaction. Returns the version.
+    async fn save_rule_set(&self, kind: &str, body: &str, actor: &str) -> StoreResult<i64>;
+
+    /// Customers whose ID document number (resident ID, credit code or passport) is `raw`,
+    /// normalised like stored values (trimmed, upper-case), in key order. Uses the blind index
+    /// when the store has a keyring, the plaintext column otherwise; an invalid number finds
+    /// nobody.
+    async fn customers_by_id_number(&self, raw: &str) -> StoreResult<Vec<CustomerId>>;
+
+    /// Customers with mobile number `raw` (any form `MobilePhone::parse` accepts), in key
+    /// order: the call-centre screen-pop. Blind index with a keyring, plaintext without.
+    async fn customers_by_phone(&self, raw: &str) -> StoreResult<Vec<CustomerId>>;
+
+    /// One page of `fincrm keys rotate`: the next `limit` customers after `after` in key order,
+    /// their sealed PI re-encrypted under the keyring's active key and any plaintext PI sealed,
+    /// in one transaction ([`pii::reseal`]). Values already under the active key are not
+    /// rewritten, so the job is resumable and a repeated run rewrites nothing. Fails without a
+    /// keyring.
+    async fn reencrypt_customers(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<ReencryptPage>;
 
     /// A customer's scores from every completed run, newest first.
     async fn score_history(

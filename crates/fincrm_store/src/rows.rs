@@ -4,7 +4,9 @@
 //! by hand into something invalid surfaces as [`StoreError::Corrupt`], never as a bad value.
 
 use crate::StoreError;
+use crate::pii::{FIELD_ADDRESS, FIELD_EMAIL, FIELD_ID_NUMBER, FIELD_PHONE, open_field};
 use chrono::{DateTime, NaiveDate, Utc};
+use fincrm_crypto::Keyring;
 use fincrm_domain::{
     Channel, CorporateProfile, Currency, Customer, CustomerId, CustomerKind, CustomerStatus,
     Direction, Gender, Holding, HoldingId, HoldingStatus, IdentityDocument, IndividualProfile,
@@ -16,7 +18,8 @@ use fincrm_domain::{
 pub const CUSTOMER_COLUMNS: &str = "customer_id, kind, name, name_latin, id_type, id_number, \
     phone, email, address, branch_id, primary_rm_id, risk_tolerance, opened_on, status, gender, \
     birth_date, occupation, ownership, industry_code, registered_capital_minor, \
-    registered_capital_currency, founded_on, group_parent_id, tags";
+    registered_capital_currency, founded_on, group_parent_id, tags, id_number_enc, phone_enc, \
+    email_enc, address_enc";
 
 /// A stored customer.
 #[derive(Debug, sqlx::FromRow)]
@@ -49,6 +52,10 @@ pub struct CustomerRow {
     pub founded_on: Option<NaiveDate>,
     pub group_parent_id: Option<String>,
     pub tags: Option<String>,
+    pub id_number_enc: Option<String>,
+    pub phone_enc: Option<String>,
+    pub email_enc: Option<String>,
+    pub address_enc: Option<String>,
 }
 
 fn opt<T, E: Into<StoreError>>(
@@ -64,10 +71,41 @@ fn level(v: Option<i64>) -> Result<Option<RiskTolerance>, StoreError> {
         .map_err(Into::into)
 }
 
+/// Without a keyring: a row with sealed values is [`StoreError::Corrupt`]; use
+/// [`CustomerRow::into_customer`] with the store's keyring.
 impl TryFrom<CustomerRow> for Customer {
     type Error = StoreError;
 
     fn try_from(r: CustomerRow) -> Result<Self, StoreError> {
+        r.into_customer(None)
+    }
+}
+
+impl CustomerRow {
+    /// The customer, its sealed personal information opened with `keyring` (see
+    /// [`crate::pii`]); plaintext columns are read as they are, so rows written before keys were
+    /// configured still read.
+    pub fn into_customer(self, keyring: Option<&Keyring>) -> Result<Customer, StoreError> {
+        let mut r = self;
+        r.id_number = open_field(
+            keyring,
+            FIELD_ID_NUMBER,
+            r.id_number.take(),
+            r.id_number_enc.take(),
+        )?;
+        r.phone = open_field(keyring, FIELD_PHONE, r.phone.take(), r.phone_enc.take())?;
+        r.email = open_field(keyring, FIELD_EMAIL, r.email.take(), r.email_enc.take())?;
+        r.address = open_field(
+            keyring,
+            FIELD_ADDRESS,
+            r.address.take(),
+            r.address_enc.take(),
+        )?;
+        r.into_customer_plain()
+    }
+
+    fn into_customer_plain(self) -> Result<Customer, StoreError> {
+        let r = self;
         let kind = CustomerKind::parse(&r.kind)?;
         let document = match (r.id_type.as_deref(), r.id_number.as_deref()) {
             (Some(t), Some(n)) => Some(IdentityDocument::from_parts(t, n)?),

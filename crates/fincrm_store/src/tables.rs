@@ -139,6 +139,9 @@ impl TableBatch {
 fn text<T>(items: &[T], f: impl Fn(&T) -> Option<String>) -> ColumnData {
     ColumnData::Text(items.iter().map(f).collect())
 }
+fn none_text(rows: usize) -> ColumnData {
+    ColumnData::Text(vec![None; rows])
+}
 fn int<T>(items: &[T], f: impl Fn(&T) -> Option<i64>) -> ColumnData {
     ColumnData::Int(items.iter().map(f).collect())
 }
@@ -256,6 +259,14 @@ pub static CUSTOMER: TableSpec = TableSpec {
         "founded_on",
         "group_parent_id",
         "tags",
+        // Sealed personal information (issue #3, `crate::pii`): written by the store when it has
+        // a keyring, NULL otherwise.
+        "id_number_enc",
+        "id_number_bidx",
+        "phone_enc",
+        "phone_bidx",
+        "email_enc",
+        "address_enc",
     ],
     key: &["customer_id"],
     on_conflict: OnConflict::Update,
@@ -268,7 +279,8 @@ fn corp(c: &Customer) -> Option<&fincrm_domain::CorporateProfile> {
     c.corporate.as_ref()
 }
 
-/// Customers as a batch.
+/// Customers as a batch, personal information in plaintext: the store seals it on write when
+/// it has a keyring ([`crate::pii::seal_customers`]).
 pub fn customers(items: &[Customer]) -> TableBatch {
     TableBatch {
         spec: &CUSTOMER,
@@ -315,6 +327,14 @@ pub fn customers(items: &[Customer]) -> TableBatch {
             text(items, |c| {
                 (!c.tags.is_empty()).then(|| serde_json::to_string(&c.tags).unwrap_or_default())
             }),
+            // The store seals the PI columns above into these when it has a keyring
+            // (`crate::pii::seal_customers`); callers always pass plaintext.
+            none_text(items.len()),
+            none_text(items.len()),
+            none_text(items.len()),
+            none_text(items.len()),
+            none_text(items.len()),
+            none_text(items.len()),
         ],
     }
 }

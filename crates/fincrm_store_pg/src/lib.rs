@@ -6,9 +6,12 @@
 //! whatever the database's locale.
 
 mod audit;
+mod auth;
+mod pii;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use fincrm_crypto::Keyring;
 use fincrm_domain::{Customer, CustomerId, Holding, HoldingId, Interaction, Transaction};
 use fincrm_store::rows::{
     CUSTOMER_COLUMNS, CustomerRow, HOLDING_COLUMNS, HoldingRow, INTERACTION_COLUMNS,
@@ -22,6 +25,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Rows encoded per `COPY` message: bounds the client's buffer, whatever the batch size.
@@ -31,6 +35,9 @@ const ROWS_PER_STATEMENT: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Seals personal information on write and opens it on read (`fincrm_store::pii`); `None`
+    /// stores it in plaintext.
+    keyring: Option<Arc<Keyring>>,
 }
 
 impl PgStore {
@@ -69,7 +76,18 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            keyring: None,
+        })
+    }
+
+    /// This store with `keyring`: customer personal information is written sealed, with blind
+    /// indexes for lookups, and read back through it.
+    #[must_use]
+    pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
     }
 
     /// The connection pool, for adapters' own tests.
@@ -206,15 +224,17 @@ impl Store for PgStore {
         marker: Option<&BatchMarker>,
         batches: &[TableBatch],
     ) -> StoreResult<u64> {
+        let batches = fincrm_store::pii::seal_batches(self.keyring.as_deref(), batches)?;
         let mut tx = self.pool.begin().await?;
         let mut written = 0;
         for batch in batches {
             if batch.spec.on_conflict == OnConflict::Update {
-                let mut deduped = batch.clone();
+                // A sealed batch is a copy already; `into_owned` copies the others.
+                let mut deduped = batch.into_owned();
                 deduped.keep_last_per_key();
                 written += insert_batch(&mut tx, &deduped).await?;
             } else {
-                written += insert_batch(&mut tx, batch).await?;
+                written += insert_batch(&mut tx, &batch).await?;
             }
         }
         if let Some(m) = marker {
@@ -289,6 +309,9 @@ impl Store for PgStore {
     }
 
     async fn detect_duplicates(&self) -> StoreResult<i64> {
+        // Rows written without a keyring match on the plaintext columns, sealed rows on the blind
+        // indexes (the other pair is NULL), so one statement serves both modes. A plaintext row
+        // and a sealed row are not compared: `fincrm keys rotate` seals the plaintext ones.
         sqlx::query(
             "INSERT INTO duplicate_candidate (customer_a, customer_b, reason, detected_at) \
              SELECT a.customer_id, b.customer_id, \
@@ -303,6 +326,19 @@ impl Store for PgStore {
                  ON a.phone = b.phone AND a.name = b.name \
                 AND a.customer_id COLLATE \"C\" < b.customer_id COLLATE \"C\" \
               WHERE a.phone IS NOT NULL \
+             UNION ALL \
+             SELECT a.customer_id, b.customer_id, \
+                    CASE a.id_type WHEN 'uscc' THEN 'same_uscc' ELSE 'same_id_number' END, $1 \
+               FROM customer a JOIN customer b \
+                 ON a.id_number_bidx = b.id_number_bidx AND a.id_type = b.id_type \
+                AND a.customer_id COLLATE \"C\" < b.customer_id COLLATE \"C\" \
+              WHERE a.id_number_bidx IS NOT NULL \
+             UNION ALL \
+             SELECT a.customer_id, b.customer_id, 'same_phone_and_name', $1 \
+               FROM customer a JOIN customer b \
+                 ON a.phone_bidx = b.phone_bidx AND a.name = b.name \
+                AND a.customer_id COLLATE \"C\" < b.customer_id COLLATE \"C\" \
+              WHERE a.phone_bidx IS NOT NULL \
              ON CONFLICT DO NOTHING",
         )
         .bind(Utc::now())
@@ -331,7 +367,36 @@ impl Store for PgStore {
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(Customer::try_from).transpose()
+        row.map(|r| r.into_customer(self.keyring.as_deref()))
+            .transpose()
+    }
+
+    async fn customers_by_id_number(&self, raw: &str) -> StoreResult<Vec<CustomerId>> {
+        pii::customers_where(
+            &self.pool,
+            self.keyring.as_deref(),
+            fincrm_store::pii::FIELD_ID_NUMBER,
+            fincrm_store::pii::normalise_id_number(raw),
+        )
+        .await
+    }
+
+    async fn customers_by_phone(&self, raw: &str) -> StoreResult<Vec<CustomerId>> {
+        pii::customers_where(
+            &self.pool,
+            self.keyring.as_deref(),
+            fincrm_store::pii::FIELD_PHONE,
+            fincrm_store::pii::normalise_phone(raw),
+        )
+        .await
+    }
+
+    async fn reencrypt_customers(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<fincrm_store::ReencryptPage> {
+        pii::reencrypt_page(&self.pool, self.keyring.as_deref(), after, limit).await
     }
 
     async fn holdings_of(&self, id: &CustomerId) -> StoreResult<Vec<Holding>> {
@@ -411,6 +476,49 @@ impl Store for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn rule_set(&self, kind: &str) -> StoreResult<Option<(i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT version, body FROM rule_set WHERE kind = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn save_rule_set(&self, kind: &str, body: &str, actor: &str) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let previous: Option<(i64, String)> = sqlx::query_as(
+            "SELECT version, body FROM rule_set WHERE kind = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(kind)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let version = previous.as_ref().map_or(1, |(v, _)| v + 1);
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO rule_set (kind, version, body, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(kind)
+        .bind(version)
+        .bind(body)
+        .bind(now)
+        .bind(actor)
+        .execute(&mut *tx)
+        .await?;
+        let mut entry = fincrm_store::NewAuditEntry::new(
+            now,
+            actor,
+            "rule_set.update",
+            "rule_set",
+            format!("{kind}/{version}"),
+        );
+        entry.before_json = previous.map(|(_, b)| b);
+        entry.after_json = Some(body.to_owned());
+        audit::append_in(&mut tx, &[entry]).await?;
+        tx.commit().await?;
+        Ok(version)
     }
 
     async fn analytics_customers(

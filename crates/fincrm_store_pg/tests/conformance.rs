@@ -7,7 +7,10 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
 
 use fincrm_store::Store;
+use fincrm_store::conformance::KeyringHarness;
+use fincrm_store::pii::{CustomerPi, PI_COLUMNS};
 use fincrm_store_pg::PgStore;
+use std::sync::Arc;
 
 fn test_url() -> Option<String> {
     let url = std::env::var("FINCRM_TEST_PG_URL")
@@ -36,6 +39,57 @@ async fn postgres_store_passes_the_conformance_suite() {
         .unwrap();
     store.migrate().await.unwrap();
     fincrm_store::conformance::run_all(&store).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+struct Harness {
+    store: PgStore,
+}
+
+#[async_trait::async_trait]
+impl KeyringHarness for Harness {
+    fn store_with(&self, keyring: Option<Arc<fincrm_crypto::Keyring>>) -> Box<dyn Store> {
+        let store = self.store.clone();
+        Box::new(match keyring {
+            Some(k) => store.with_keyring(k),
+            None => store,
+        })
+    }
+
+    async fn raw_pi(&self) -> Vec<CustomerPi> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {PI_COLUMNS} FROM customer ORDER BY customer_id COLLATE \"C\""
+        )))
+        .fetch_all(self.store.pool())
+        .await
+        .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn postgres_store_seals_personal_information_with_a_keyring() {
+    let Some(url) = test_url() else { return };
+    let schema = fresh_schema("sealed");
+    let store = PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    fincrm_store::conformance::keyring_story(&Harness {
+        store: store.clone(),
+    })
+    .await;
+    // SECURITY.md P1: no column of any customer row holds P1's ID number or phone as text.
+    let hits: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM customer c \
+          WHERE c::text LIKE '%500103195701208679%' OR c::text LIKE '%13273878287%'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(hits, 0);
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(store.pool())
         .await

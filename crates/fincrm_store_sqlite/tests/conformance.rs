@@ -3,7 +3,11 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
 
 use fincrm_store::Store;
+use fincrm_store::conformance::KeyringHarness;
+use fincrm_store::pii::{CustomerPi, PI_COLUMNS};
 use fincrm_store_sqlite::SqliteStore;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 #[tokio::test]
 async fn sqlite_store_passes_the_conformance_suite() {
@@ -25,4 +29,65 @@ async fn the_database_file_is_durable_wal_with_full_sync_and_foreign_keys() {
     assert_eq!(journal, "wal");
     assert_eq!(synchronous, 2, "synchronous must be FULL (2)");
     assert_eq!(foreign_keys, 1);
+}
+
+struct Harness {
+    store: SqliteStore,
+    path: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl KeyringHarness for Harness {
+    fn store_with(&self, keyring: Option<Arc<fincrm_crypto::Keyring>>) -> Box<dyn Store> {
+        let store = self.store.clone();
+        Box::new(match keyring {
+            Some(k) => store.with_keyring(k),
+            None => store,
+        })
+    }
+
+    async fn raw_pi(&self) -> Vec<CustomerPi> {
+        let pool = sqlx::SqlitePool::connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&self.path)
+                .read_only(true),
+        )
+        .await
+        .unwrap();
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {PI_COLUMNS} FROM customer ORDER BY customer_id"
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        rows
+    }
+}
+
+#[tokio::test]
+async fn sqlite_store_seals_personal_information_with_a_keyring() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sealed.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    let harness = Harness {
+        store: store.clone(),
+        path: path.clone(),
+    };
+    fincrm_store::conformance::keyring_story(&harness).await;
+    store.close().await;
+    // SECURITY.md P1: the database file and its WAL hold no plaintext of the values that were
+    // only ever written sealed (P1's ID number and phone).
+    for file in ["sealed.db", "sealed.db-wal"] {
+        let Ok(bytes) = std::fs::read(dir.path().join(file)) else {
+            continue;
+        };
+        for canary in ["500103195701208679", "13273878287"] {
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{canary} found in {file}"
+            );
+        }
+    }
 }
