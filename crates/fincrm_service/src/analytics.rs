@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub tier_grace_days: u32,
     /// Lifecycle thresholds.
     pub lifecycle: LifecycleConfig,
+    /// Number of behavioural segments (k-means clusters); 0 turns segmentation off.
+    pub segments: usize,
 }
 
 impl RunOptions {
@@ -71,6 +73,7 @@ impl RunOptions {
             tiers: RetailTierBands::default(),
             tier_grace_days: 90,
             lifecycle: LifecycleConfig::default(),
+            segments: 8,
         }
     }
 
@@ -409,7 +412,9 @@ async fn score_and_write(
         }
         by_customer
     };
+    let (segment_of, segment_info) = segment(&g, end, opts.segments, &mut warnings);
     let params = serde_json::json!({
+        "segments": segment_info,
         "model_version": MODEL_VERSION,
         "as_of": opts.as_of,
         "time_unit": "week",
@@ -519,6 +524,11 @@ async fn score_and_write(
                     .below_since
                     .and_then(NaiveDate::from_num_days_from_ce_opt),
                 stage,
+                segment: segment_of
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map(|l| format!("k{}", l + 1)),
             });
         }
         let batch_no = i64::try_from(page_no).unwrap_or(i64::MAX);
@@ -540,6 +550,72 @@ async fn score_and_write(
         progress.progressed("write", base + chunk.len());
     }
     Ok(report)
+}
+
+/// Behavioural segments: k-means (k-means++ seeding, restarts, z-scored features) over
+/// log(1+days since last purchase), log(1+purchase days), log(1+spend in yuan) and
+/// log(1+AUM in yuan) of the customers with activity. Returns each customer's cluster and, for the
+/// run's parameters, the centroids in feature units and a sampled silhouette score.
+fn segment(
+    g: &Gathered,
+    end: i32,
+    k: usize,
+    warnings: &mut Vec<String>,
+) -> (Vec<Option<u32>>, serde_json::Value) {
+    use fincrm_analytics::kmeans::{KMeansConfig, kmeans, silhouette_score};
+    const D: usize = 4;
+    let rows: Vec<usize> = (0..g.facts.len())
+        .filter(|&i| g.summary_row[i].is_some())
+        .collect();
+    let mut out = vec![None; g.facts.len()];
+    if k == 0 || rows.len() < k * 10 {
+        return (out, serde_json::Value::Null);
+    }
+    let mut data = Vec::with_capacity(rows.len() * D);
+    for &i in &rows {
+        let freq = g.summary_row[i].map_or(0.0, |r| f64::from(g.frequency[r]) + 1.0);
+        data.push(f64::from(end - g.last_day[i].unwrap_or(end)).ln_1p());
+        data.push(freq.ln_1p());
+        data.push((g.total_spend[i] / 100.0).max(0.0).ln_1p());
+        data.push((g.facts[i].aum_minor as f64 / 100.0).max(0.0).ln_1p());
+    }
+    let config = KMeansConfig {
+        k,
+        n_init: 3,
+        max_iter: 100,
+        ..KMeansConfig::default()
+    };
+    match kmeans(&data, D, &config) {
+        Ok(result) => {
+            let (z, _, _) = fincrm_analytics::kmeans::standardize(&data, D);
+            let silhouette = silhouette_score(&z, D, &result.labels, config.seed);
+            for (j, &i) in rows.iter().enumerate() {
+                out[i] = Some(result.labels[j]);
+            }
+            let centroids: Vec<Vec<f64>> = result
+                .centroids
+                .chunks_exact(D)
+                .map(|c| {
+                    c.iter()
+                        .zip(&result.means)
+                        .zip(&result.std_devs)
+                        .map(|((z, m), s)| z * s + m)
+                        .collect()
+                })
+                .collect();
+            let info = serde_json::json!({
+                "k": k,
+                "features": ["ln(1+days since last purchase)", "ln(1+purchase days)", "ln(1+spend yuan)", "ln(1+AUM yuan)"],
+                "centroids": centroids,
+                "silhouette": silhouette,
+            });
+            (out, info)
+        }
+        Err(e) => {
+            warnings.push(format!("segments not computed: {e}"));
+            (out, serde_json::Value::Null)
+        }
+    }
 }
 
 /// Yuan (a model output) to whole fen; `None` for values that are not finite or do not fit.

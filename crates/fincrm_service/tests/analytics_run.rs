@@ -43,6 +43,9 @@ async fn story(store: &dyn Store) {
         "{:?}",
         report.stages
     );
+    assert_eq!(report.params["segments"]["k"], 8);
+    let silhouette = report.params["segments"]["silhouette"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&silhouette));
     let r = report.params["bgnbd"]["r"].as_f64().unwrap();
     assert!(r > 0.0 && r.is_finite());
 
@@ -64,6 +67,12 @@ async fn story(store: &dyn Store) {
             with_clv += 1;
         }
         assert!(!s.tier.is_empty() && !s.stage.is_empty());
+        if s.frequency.is_some() {
+            assert!(
+                s.segment.as_deref().is_some_and(|seg| seg.starts_with('k')),
+                "{s:?}"
+            );
+        }
     }
     assert!(with_clv > 0);
 

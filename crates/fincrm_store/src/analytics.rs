@@ -68,7 +68,7 @@ pub struct PreviousScore {
 /// The column list of [`ScoreRow`].
 pub const SCORE_COLUMNS: &str = "customer_id, run_id, as_of, model_version, frequency, \
     recency_weeks, age_weeks, monetary_minor, rfm_r, rfm_f, rfm_m, rfm_segment, p_alive, \
-    expected_purchases_90d, clv_minor, aum_minor, tier, tier_since, tier_below_since, stage";
+    expected_purchases_90d, clv_minor, aum_minor, tier, tier_since, tier_below_since, stage, segment";
 
 /// A stored score row.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -97,4 +97,5 @@ pub struct ScoreRow {
     pub tier_since: NaiveDate,
     pub tier_below_since: Option<NaiveDate>,
     pub stage: String,
+    pub segment: Option<String>,
 }

@@ -598,6 +598,8 @@ pub struct CustomerScore {
     pub tier_below_since: Option<NaiveDate>,
     /// Lifecycle stage.
     pub stage: String,
+    /// Behavioural segment (k-means cluster), for customers with activity.
+    pub segment: Option<String>,
 }
 
 /// `customer_score`: one row per customer and analytics run, so every score has its history.
@@ -624,6 +626,7 @@ pub static CUSTOMER_SCORE: TableSpec = TableSpec {
         "tier_since",
         "tier_below_since",
         "stage",
+        "segment",
     ],
     key: &["customer_id", "run_id"],
     on_conflict: OnConflict::Update,
@@ -654,6 +657,7 @@ pub fn customer_scores(items: &[CustomerScore]) -> TableBatch {
             date(items, |c| Some(c.tier_since)),
             date(items, |c| c.tier_below_since),
             text(items, |c| Some(c.stage.clone())),
+            text(items, |c| c.segment.clone()),
         ],
     }
 }
