@@ -221,37 +221,61 @@ fn init_logging() {
 
 /// Opens the store a database URL names, running migrations.
 async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(open_stores(url).await?.store)
+}
+
+/// One database seen through each of its ports: the adapter is opened once and cloned (its pools
+/// are shared), so `fincrm serve` runs one SQLite writer pool, not one per port.
+struct Stores {
+    store: Arc<dyn Store>,
+    audit: Arc<dyn fincrm_store::AuditStore>,
+    auth: Arc<dyn fincrm_store::AuthStore>,
+}
+
+fn ports<S>(store: S) -> Stores
+where
+    S: Store + fincrm_store::AuditStore + fincrm_store::AuthStore + Clone + 'static,
+{
+    Stores {
+        store: Arc::new(store.clone()),
+        audit: Arc::new(store.clone()),
+        auth: Arc::new(store),
+    }
+}
+
+/// Opens the database a URL names, running migrations, as its three ports.
+async fn open_stores(url: &str) -> Result<Stores> {
     let redacted = config::redact_url(url);
     // Personal information is sealed when FINCRM_KEY_FILE / FINCRM_KEYS is set (docs/KEYS.md).
     let keyring = keys::keyring_from_env()?;
-    let store: Arc<dyn Store> =
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let store = fincrm_store_pg::PgStore::connect(url)
-                .await
-                .with_context(|| format!("connecting to {redacted}"))?;
-            Arc::new(match keyring {
-                Some(k) => store.with_keyring(k),
-                None => store,
-            })
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            let store = fincrm_store_sqlite::SqliteStore::open(Path::new(path))
-                .await
-                .with_context(|| format!("opening {redacted}"))?;
-            Arc::new(match keyring {
-                Some(k) => store.with_keyring(k),
-                None => store,
-            })
-        } else {
-            bail!("unsupported database URL {redacted:?}: use sqlite://FILE or postgres://…");
-        };
-    store
+    let stores = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = fincrm_store_pg::PgStore::connect(url)
+            .await
+            .with_context(|| format!("connecting to {redacted}"))?;
+        ports(match keyring {
+            Some(k) => store.with_keyring(k),
+            None => store,
+        })
+    } else if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let store = fincrm_store_sqlite::SqliteStore::open(Path::new(path))
+            .await
+            .with_context(|| format!("opening {redacted}"))?;
+        ports(match keyring {
+            Some(k) => store.with_keyring(k),
+            None => store,
+        })
+    } else {
+        bail!("unsupported database URL {redacted:?}: use sqlite://FILE or postgres://…");
+    };
+    stores
+        .store
         .migrate()
         .await
         .with_context(|| format!("migrating {redacted}"))?;
-    Ok(store)
+    Ok(stores)
 }
 
 #[tokio::main]
@@ -281,12 +305,12 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             tracing::info!(database = %config::redact_url(&config.database), "migrations applied");
         }
         Command::Serve(args) => {
-            let store = open_store(&config.database).await?;
+            let stores = open_stores(&config.database).await?;
             auth::bootstrap_admin(&config.database).await?;
             if let Some(at) = args.nightly_analytics {
-                tokio::spawn(nightly_analytics(Arc::clone(&store), at));
+                tokio::spawn(nightly_analytics(Arc::clone(&stores.store), at));
             }
-            serve(store, args.listen.as_deref().unwrap_or(&config.listen)).await?;
+            serve(stores, args.listen.as_deref().unwrap_or(&config.listen)).await?;
         }
         Command::Analytics(AnalyticsCommand::Run(args)) => {
             let store = open_store(&config.database).await?;
@@ -385,12 +409,20 @@ async fn nightly_analytics(store: Arc<dyn Store>, at: chrono::NaiveTime) {
     }
 }
 
-async fn serve(store: Arc<dyn Store>, listen: &str) -> Result<()> {
+async fn serve(stores: Stores, listen: &str) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
-    tracing::info!(address = %listener.local_addr()?, "serving; health at /health");
-    fincrm_http::serve(listener, fincrm_http::AppState { store }, shutdown_signal()).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving; health at /health, API at /api/v1");
+    let state = fincrm_http::AppState {
+        store: stores.store,
+        audit: stores.audit,
+        auth: Arc::new(fincrm_service::auth::Auth::new(
+            stores.auth,
+            fincrm_service::auth::AuthConfig::default(),
+        )),
+    };
+    fincrm_http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -435,14 +467,15 @@ async fn demo(config: &Config, args: DemoArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let store = open_store(&config.database).await?;
+    let stores = open_stores(&config.database).await?;
     let progress = DemoBar::new(args.customers);
-    let counts = fincrm_service::demo::load(store.as_ref(), &demo, &progress).await?;
+    let counts = fincrm_service::demo::load(stores.store.as_ref(), &demo, &progress).await?;
     progress.finish();
     println!("{}", serde_json::to_string_pretty(&counts)?);
     tracing::info!(duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), database = %config::redact_url(&config.database), "demo bank loaded");
     if args.serve {
-        serve(store, args.listen.as_deref().unwrap_or(&config.listen)).await?;
+        auth::bootstrap_admin(&config.database).await?;
+        serve(stores, args.listen.as_deref().unwrap_or(&config.listen)).await?;
     }
     Ok(())
 }

@@ -52,6 +52,18 @@ pub fn mask_address(s: &str) -> String {
         .collect()
 }
 
+/// An e-mail address keeps the first character of the local part and the domain:
+/// `z***@example.com`. Without an `@`, only the first character is kept.
+pub fn mask_email(s: &str) -> String {
+    let (local, domain) = s.rsplit_once('@').unwrap_or((s, ""));
+    let first: String = local.chars().take(1).collect();
+    if domain.is_empty() {
+        format!("{first}***")
+    } else {
+        format!("{first}***@{domain}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +79,7 @@ mod tests {
             "杭州市西湖区*******"
         );
         assert_eq!(mask_tail("ab", 4), "ab");
+        assert_eq!(mask_email("zhang.san@example.com"), "z***@example.com");
+        assert_eq!(mask_email("nobody"), "n***");
     }
 }

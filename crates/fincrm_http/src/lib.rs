@@ -1,74 +1,128 @@
 //! fincrm's HTTP API: the axum router and its handlers, thin over the service layer.
 //!
-//! For now: health and version. The customer API, authentication and the security core come
-//! with issue #3; they mount under `/api/v1` in [`router`].
+//! Every route is declared once in [`ROUTES`], which builds the router and which the
+//! authorisation matrix test (`tests/authz_matrix.rs`) enumerates: a route without an expected
+//! status for every role fails that test. Errors are RFC 9457 problem+json ([`problem`]), JSON
+//! bodies go through [`json::ApiJson`], callers authenticate through [`authn::Authenticated`].
+//! Request bodies are limited to [`BODY_LIMIT`] bytes and requests to [`REQUEST_TIMEOUT`].
+
+pub mod authn;
+pub mod handlers;
+pub mod json;
+pub mod problem;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use fincrm_store::{Backend, Store};
-use serde::Serialize;
+use axum::http::{Method, StatusCode};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use fincrm_service::auth::Auth;
+use fincrm_store::{AuditStore, Store};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// The largest request body accepted (413 above).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The longest a request may take (408 after).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub store: Arc<dyn Store>,
+    /// The audit trail of the same database.
+    pub audit: Arc<dyn AuditStore>,
+    /// Authentication over the same database.
+    pub auth: Arc<Auth>,
 }
 
-/// The whole HTTP surface.
+/// Who may call a route at all (what they may then see is the service layer's business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health, version, login.
+    Public,
+    /// A valid session (with CSRF token when not `GET`) or bearer token.
+    Authenticated,
+}
+
+/// One route of the API.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// The method.
+    pub method: Method,
+    /// The path, axum syntax (`{id}`).
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// Builds the handler for `method`.
+    pub handler: fn(MethodFilter) -> MethodRouter<AppState>,
+}
+
+/// Every route of the API: the one table the router and the authorisation matrix test share.
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        method: Method::GET,
+        path: "/health",
+        access: Access::Public,
+        handler: |m| on(m, handlers::health),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/version",
+        access: Access::Public,
+        handler: |m| on(m, handlers::version),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/session",
+        access: Access::Public,
+        handler: |m| on(m, handlers::login),
+    },
+    RouteSpec {
+        method: Method::DELETE,
+        path: "/api/v1/session",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::logout),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/customers/{id}",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::get_customer),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/customers/{id}/360",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::get_customer_360),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/customers/{id}/reveal",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::reveal_customer),
+    },
+];
+
+/// The whole HTTP surface, built from [`ROUTES`].
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/version", get(version))
-        .with_state(state)
-}
-
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    database: Backend,
-}
-
-/// `GET /health`: 200 when the database answers, 503 when it does not.
-async fn health(State(state): State<AppState>) -> Response {
-    let database = state.store.backend();
-    match state.store.ping().await {
-        Ok(()) => axum::Json(Health {
-            status: "ok",
-            database,
-        })
-        .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(Health {
-                    status: "unavailable",
-                    database,
-                }),
-            )
-                .into_response()
-        }
+    let mut router = Router::new();
+    for spec in ROUTES {
+        let filter = MethodFilter::try_from(spec.method.clone())
+            .unwrap_or_else(|_| panic!("unsupported method in ROUTES: {}", spec.method));
+        router = router.route(spec.path, (spec.handler)(filter));
     }
-}
-
-#[derive(Serialize)]
-struct Version {
-    name: &'static str,
-    version: &'static str,
-}
-
-/// `GET /version`: the build's name and version.
-async fn version() -> axum::Json<Version> {
-    axum::Json(Version {
-        name: "fincrm",
-        version: env!("CARGO_PKG_VERSION"),
-    })
+    router
+        .fallback(|| async { problem::ApiError::not_found() })
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::map_response(problem::problemize))
+        .with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; requests in flight finish first.
@@ -77,9 +131,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 #[cfg(test)]
@@ -95,9 +152,15 @@ mod tests {
         let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("h.db"))
             .await
             .unwrap();
+        let auth = Auth::new(
+            Arc::new(store.clone()),
+            fincrm_service::auth::AuthConfig::default(),
+        );
         (
             router(AppState {
-                store: Arc::new(store),
+                store: Arc::new(store.clone()),
+                audit: Arc::new(store),
+                auth: Arc::new(auth),
             }),
             dir,
         )

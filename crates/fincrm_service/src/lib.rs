@@ -7,6 +7,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod customers;
 pub mod demo;
 pub mod import;
 pub mod rules;

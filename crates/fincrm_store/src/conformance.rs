@@ -24,6 +24,7 @@ pub async fn run_all(store: &dyn Store) {
     lookups_report_only_existing_keys(store).await;
     duplicates_are_detected_by_id_number_and_by_phone_and_name(store).await;
     recent_transactions_are_newest_first_and_limited(store).await;
+    customer_scope_follows_the_branch_tree_and_the_book(store).await;
 }
 
 fn cid(s: &str) -> CustomerId {
@@ -318,6 +319,84 @@ async fn duplicates_are_detected_by_id_number_and_by_phone_and_name(store: &dyn 
         2,
         "detection is idempotent"
     );
+}
+
+/// `customer_in_scope`: the branch subtree (recursive over `branch.parent_id`) and the book
+/// (primary RM or a coverage row); out of scope reads exactly like a missing customer.
+async fn customer_scope_follows_the_branch_tree_and_the_book(store: &dyn Store) {
+    use crate::CustomerScope;
+    use fincrm_domain::{Branch, BranchLevel, Coverage, CoverageRole};
+    let branch = |id: &str, parent: Option<&str>, level| Branch {
+        id: id.parse().expect("branch"),
+        name: format!("branch {id}"),
+        parent: parent.map(|p| p.parse().expect("parent")),
+        level,
+    };
+    let customer = |id: &str, branch_id: &str, rm: &str| {
+        let mut c = Customer::individual(cid(id), format!("客户{id}"));
+        c.branch_id = Some(branch_id.parse().expect("branch"));
+        c.primary_rm = Some(rm.parse().expect("rm"));
+        c
+    };
+    store
+        .write(
+            None,
+            &[
+                tables::branches(&[
+                    branch("SCOPE-HO", None, BranchLevel::HeadOffice),
+                    branch("SCOPE-B1", Some("SCOPE-HO"), BranchLevel::Branch),
+                    branch("SCOPE-B11", Some("SCOPE-B1"), BranchLevel::SubBranch),
+                    branch("SCOPE-B2", Some("SCOPE-HO"), BranchLevel::Branch),
+                ]),
+                tables::customers(&[
+                    customer("SC1", "SCOPE-B11", "SCOPE-RM1"),
+                    customer("SC2", "SCOPE-B2", "SCOPE-RM2"),
+                ]),
+                tables::coverage(&[Coverage {
+                    customer_id: cid("SC2"),
+                    user_id: "SCOPE-CO".parse().expect("user"),
+                    role: CoverageRole::CoRm,
+                }]),
+            ],
+        )
+        .await
+        .expect("write scope fixtures");
+    let sees = async |scope: CustomerScope, id: &str| {
+        let found = store
+            .customer_in_scope(&scope, &cid(id))
+            .await
+            .expect("scoped read");
+        if let Some(c) = &found {
+            assert_eq!(c.id.as_str(), id);
+        }
+        found.is_some()
+    };
+    let branches = |b: &str| CustomerScope::Branches(b.to_owned());
+    let book = |u: &str| CustomerScope::Book(u.to_owned());
+    assert!(sees(CustomerScope::All, "SC1").await);
+    assert!(sees(CustomerScope::All, "SC2").await);
+    assert!(!sees(CustomerScope::All, "SC-MISSING").await);
+    assert!(
+        sees(branches("SCOPE-HO"), "SC1").await,
+        "head office sees the whole tree"
+    );
+    assert!(sees(branches("SCOPE-HO"), "SC2").await);
+    assert!(
+        sees(branches("SCOPE-B1"), "SC1").await,
+        "a branch sees its sub-branches"
+    );
+    assert!(
+        !sees(branches("SCOPE-B1"), "SC2").await,
+        "but not a sibling branch"
+    );
+    assert!(sees(branches("SCOPE-B11"), "SC1").await);
+    assert!(!sees(branches("SCOPE-B2"), "SC1").await);
+    assert!(!sees(branches("SCOPE-NONE"), "SC1").await);
+    assert!(sees(book("SCOPE-RM1"), "SC1").await, "primary RM");
+    assert!(!sees(book("SCOPE-RM1"), "SC2").await);
+    assert!(sees(book("SCOPE-CO"), "SC2").await, "coverage row");
+    assert!(!sees(book("SCOPE-CO"), "SC1").await);
+    assert!(!sees(book("SCOPE-RM1"), "SC-MISSING").await);
 }
 
 async fn recent_transactions_are_newest_first_and_limited(store: &dyn Store) {

@@ -114,6 +114,22 @@ pub struct TableCounts {
     pub import_batches: i64,
 }
 
+/// Which customers a caller may see: the data scope below every customer read (SECURITY.md §0.1,
+/// Dataverse-style access levels). The service layer maps a principal's role to a scope
+/// (`fincrm_service::customers::ROLE_SCOPES`); the store applies it in the query itself, so a
+/// customer outside the scope is indistinguishable from one that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerScope {
+    /// Every customer (global access).
+    All,
+    /// Customers whose home branch (`customer.branch_id`) is this branch or any branch below
+    /// it in the organisation tree (`branch.parent_id`, followed recursively).
+    Branches(String),
+    /// A user's book: customers whose primary RM is the user, or whom the user covers in any
+    /// coverage role.
+    Book(String),
+}
+
 /// What the service layer needs from a database. Both adapters implement it and pass the
 /// [`conformance`] suite, so the same inputs give the same results on SQLite and PostgreSQL.
 #[async_trait]
@@ -247,4 +263,12 @@ pub trait Store: Send + Sync {
         id: &CustomerId,
         limit: i64,
     ) -> StoreResult<Vec<analytics::ScoreRow>>;
+
+    /// One customer, only when it lies within `scope` (`None` when it does not exist or is
+    /// outside the scope: callers must not tell the two apart).
+    async fn customer_in_scope(
+        &self,
+        scope: &CustomerScope,
+        id: &CustomerId,
+    ) -> StoreResult<Option<Customer>>;
 }

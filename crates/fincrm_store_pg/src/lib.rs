@@ -18,8 +18,8 @@ use fincrm_store::rows::{
     InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
 };
 use fincrm_store::{
-    Backend, BatchMarker, ColumnData, DuplicateCandidate, ImportRunRecord, OnConflict, Store,
-    StoreResult, TableBatch, TableCounts,
+    Backend, BatchMarker, ColumnData, CustomerScope, DuplicateCandidate, ImportRunRecord,
+    OnConflict, Store, StoreResult, TableBatch, TableCounts,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
@@ -367,6 +367,56 @@ impl Store for PgStore {
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
+        row.map(|r| r.into_customer(self.keyring.as_deref()))
+            .transpose()
+    }
+
+    async fn customer_in_scope(
+        &self,
+        scope: &CustomerScope,
+        id: &CustomerId,
+    ) -> StoreResult<Option<Customer>> {
+        let row: Option<CustomerRow> = match scope {
+            CustomerScope::All => {
+                let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = $1");
+                sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            CustomerScope::Branches(root) => {
+                // UNION (not UNION ALL) stops at a cycle in a hand-edited tree.
+                let sql = format!(
+                    "WITH RECURSIVE subtree(branch_id) AS ( \
+                         SELECT $1::text \
+                         UNION SELECT b.branch_id FROM branch b \
+                             JOIN subtree s ON b.parent_id = s.branch_id) \
+                     SELECT {CUSTOMER_COLUMNS} FROM customer \
+                     WHERE customer_id = $2 \
+                       AND branch_id IN (SELECT branch_id FROM subtree)"
+                );
+                sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(root.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            CustomerScope::Book(user) => {
+                let sql = format!(
+                    "SELECT {CUSTOMER_COLUMNS} FROM customer \
+                     WHERE customer_id = $1 \
+                       AND (primary_rm_id = $2 OR EXISTS ( \
+                           SELECT 1 FROM coverage cv \
+                           WHERE cv.customer_id = customer.customer_id AND cv.user_id = $3))"
+                );
+                sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .bind(user.as_str())
+                    .bind(user.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
         row.map(|r| r.into_customer(self.keyring.as_deref()))
             .transpose()
     }

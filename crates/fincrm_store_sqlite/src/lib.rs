@@ -18,8 +18,8 @@ use fincrm_store::rows::{
     InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
 };
 use fincrm_store::{
-    Backend, BatchMarker, ColumnData, DuplicateCandidate, ImportRunRecord, OnConflict, Store,
-    StoreResult, TableBatch, TableCounts,
+    Backend, BatchMarker, ColumnData, CustomerScope, DuplicateCandidate, ImportRunRecord,
+    OnConflict, Store, StoreResult, TableBatch, TableCounts,
 };
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -348,6 +348,56 @@ impl Store for SqliteStore {
             .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await?;
+        row.map(|r| r.into_customer(self.keyring.as_deref()))
+            .transpose()
+    }
+
+    async fn customer_in_scope(
+        &self,
+        scope: &CustomerScope,
+        id: &CustomerId,
+    ) -> StoreResult<Option<Customer>> {
+        let row: Option<CustomerRow> = match scope {
+            CustomerScope::All => {
+                let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = ?");
+                sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.reader)
+                    .await?
+            }
+            CustomerScope::Branches(root) => {
+                // UNION (not UNION ALL) stops at a cycle in a hand-edited tree.
+                let sql = format!(
+                    "WITH RECURSIVE subtree(branch_id) AS ( \
+                         SELECT ? \
+                         UNION SELECT b.branch_id FROM branch b \
+                             JOIN subtree s ON b.parent_id = s.branch_id) \
+                     SELECT {CUSTOMER_COLUMNS} FROM customer \
+                     WHERE customer_id = ? \
+                       AND branch_id IN (SELECT branch_id FROM subtree)"
+                );
+                sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(root.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&self.reader)
+                    .await?
+            }
+            CustomerScope::Book(user) => {
+                let sql = format!(
+                    "SELECT {CUSTOMER_COLUMNS} FROM customer \
+                     WHERE customer_id = ? \
+                       AND (primary_rm_id = ? OR EXISTS ( \
+                           SELECT 1 FROM coverage cv \
+                           WHERE cv.customer_id = customer.customer_id AND cv.user_id = ?))"
+                );
+                sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .bind(user.as_str())
+                    .bind(user.as_str())
+                    .fetch_optional(&self.reader)
+                    .await?
+            }
+        };
         row.map(|r| r.into_customer(self.keyring.as_deref()))
             .transpose()
     }

@@ -1,0 +1,177 @@
+//! The authorisation matrix: every route of `fincrm_http::ROUTES` × every role (and no
+//! credentials) × {customer in scope, customer out of scope}, each against an expected status
+//! written here independently of the code's tables. A route added to `ROUTES` without an entry
+//! in [`expected`] fails this test (SECURITY.md §0.2: test every endpoint, not a hand-picked
+//! list).
+
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use common::{IN_SCOPE, OUT_OF_SCOPE, PASSWORD, bank, user_of};
+use fincrm_domain::StaffRole;
+use fincrm_http::{Access, ROUTES, RouteSpec};
+
+/// Whether `role` may see `customer` (the seed: CA in B1-1 with RM `u_rm` and the agent on its
+/// coverage team, CB in B2; the branch manager sits in B1).
+fn sees(role: StaffRole, customer: &str) -> bool {
+    match role {
+        StaffRole::Admin
+        | StaffRole::HeadOfficeAnalyst
+        | StaffRole::RiskOfficer
+        | StaffRole::Auditor
+        | StaffRole::Marketing => true,
+        StaffRole::BranchManager | StaffRole::RelationshipManager | StaffRole::ServiceAgent => {
+            customer == IN_SCOPE
+        }
+    }
+}
+
+fn may_reveal(role: StaffRole) -> bool {
+    matches!(
+        role,
+        StaffRole::Admin
+            | StaffRole::Auditor
+            | StaffRole::RelationshipManager
+            | StaffRole::BranchManager
+            | StaffRole::ServiceAgent
+    )
+}
+
+/// The status a request must get. Panics for a route it does not know.
+fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> StatusCode {
+    let customer_read = |role: Option<StaffRole>| match role {
+        None => StatusCode::UNAUTHORIZED,
+        Some(r) if sees(r, customer) => StatusCode::OK,
+        Some(_) => StatusCode::NOT_FOUND,
+    };
+    match (route.method.as_str(), route.path) {
+        ("GET", "/health" | "/version") => StatusCode::OK,
+        // Logging in with the role's own credentials; without a role, with wrong ones.
+        ("POST", "/api/v1/session") => match role {
+            Some(_) => StatusCode::OK,
+            None => StatusCode::UNAUTHORIZED,
+        },
+        ("DELETE", "/api/v1/session") => match role {
+            Some(_) => StatusCode::NO_CONTENT,
+            None => StatusCode::UNAUTHORIZED,
+        },
+        ("GET", "/api/v1/customers/{id}" | "/api/v1/customers/{id}/360") => customer_read(role),
+        ("POST", "/api/v1/customers/{id}/reveal") => match role {
+            None => StatusCode::UNAUTHORIZED,
+            Some(r) if !sees(r, customer) => StatusCode::NOT_FOUND,
+            Some(r) if may_reveal(r) => StatusCode::OK,
+            Some(_) => StatusCode::FORBIDDEN,
+        },
+        (m, p) => panic!("no expectation for route {m} {p}: add it to the matrix"),
+    }
+}
+
+fn request(
+    route: &RouteSpec,
+    role: Option<StaffRole>,
+    customer: &str,
+    token: Option<&str>,
+) -> Request<Body> {
+    let path = route.path.replace("{id}", customer);
+    let mut req = Request::builder().method(route.method.clone()).uri(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let body = match (route.method.as_str(), route.path) {
+        ("POST", "/api/v1/session") => {
+            let (user, password) = match role {
+                Some(r) => (user_of(r), PASSWORD),
+                None => (user_of(StaffRole::Admin), "Wrong-Password-99!"),
+            };
+            Some(serde_json::json!({ "user_id": user, "password": password }))
+        }
+        ("POST", "/api/v1/customers/{id}/reveal") => Some(serde_json::json!({
+            "field": "phone",
+            "reason": "customer called to confirm the number",
+        })),
+        _ => None,
+    };
+    match body {
+        Some(b) => req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string()))
+            .unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_as_expected() {
+    let bank = bank().await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for route in ROUTES {
+        let roles = std::iter::once(None).chain(StaffRole::ALL.iter().copied().map(Some));
+        for role in roles {
+            for customer in [IN_SCOPE, OUT_OF_SCOPE] {
+                let want = expected(route, role, customer);
+                // The login route is public: no token; everything else with the role's token.
+                let token = match (route.access, role) {
+                    (Access::Authenticated, Some(r)) => Some(bank.tokens[&r].as_str()),
+                    _ => None,
+                };
+                let res = bank.send(request(route, role, customer, token)).await;
+                let got = res.status();
+                if got.is_client_error() || got.is_server_error() {
+                    assert_eq!(
+                        res.headers()[header::CONTENT_TYPE],
+                        "application/problem+json",
+                        "{} {} {role:?} {customer}",
+                        route.method,
+                        route.path
+                    );
+                }
+                if got != want {
+                    failures.push(format!(
+                        "{} {} as {role:?} on {customer}: expected {want}, got {got}",
+                        route.method, route.path
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "matrix failures:\n{}",
+        failures.join("\n")
+    );
+    assert_eq!(checked, ROUTES.len() * 9 * 2);
+}
+
+#[test]
+fn public_routes_are_only_health_version_and_login() {
+    let public: Vec<(Method, &str)> = ROUTES
+        .iter()
+        .filter(|r| r.access == Access::Public)
+        .map(|r| (r.method.clone(), r.path))
+        .collect();
+    assert_eq!(
+        public,
+        [
+            (Method::GET, "/health"),
+            (Method::GET, "/version"),
+            (Method::POST, "/api/v1/session"),
+        ]
+    );
+}
+
+#[test]
+#[should_panic(expected = "no expectation for route")]
+fn a_route_without_an_expectation_fails_the_matrix() {
+    let unknown = RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/not-in-the-matrix",
+        access: Access::Authenticated,
+        handler: ROUTES[0].handler,
+    };
+    expected(&unknown, None, IN_SCOPE);
+}

@@ -1,0 +1,468 @@
+//! Customer reads for the API (issue #3): data scope, default masking, audited views and
+//! reveals.
+//!
+//! # Data scope
+//! Every read goes through [`Store::customer_in_scope`] with the scope of the caller's role
+//! ([`ROLE_SCOPES`], documented in `docs/PERMISSIONS.md`): the store applies it in the query,
+//! and a customer outside the scope is reported as [`CustomerError::NotFound`], exactly like
+//! one that does not exist (never "forbidden", which would tell that it exists).
+//!
+//! # Masking and reveal
+//! Views carry personal information masked (`fincrm_domain::masking`, SECURITY.md §2.2); the
+//! clear value of one field is returned only by [`reveal`], to roles in [`REVEAL_ROLES`], with
+//! a stated purpose, after the `customer.reveal` audit record is stored. Every view is audited
+//! as `customer.view` before the data is returned.
+
+use crate::auth::{Principal, Scope, Via};
+use chrono::{DateTime, Utc};
+use fincrm_domain::masking::{mask_account, mask_address, mask_email, mask_id_number, mask_phone};
+use fincrm_domain::{Customer, CustomerId, Holding, Interaction, StaffRole, Transaction};
+use fincrm_store::analytics::ScoreRow;
+use fincrm_store::{AuditStore, CustomerScope, NewAuditEntry, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// Latest transactions and interactions in the 360 view.
+pub const VIEW_360_LATEST: i64 = 20;
+
+/// Score runs shown in the 360 view.
+pub const VIEW_360_SCORES: i64 = 20;
+
+/// How far a role sees customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLevel {
+    /// Every customer.
+    Global,
+    /// Customers of the user's branch and every branch below it.
+    BranchTree,
+    /// The user's book: primary RM or on the coverage team.
+    Book,
+}
+
+/// The data scope of each role: the one table the code and `docs/PERMISSIONS.md` share.
+pub const ROLE_SCOPES: &[(StaffRole, AccessLevel)] = &[
+    (StaffRole::Admin, AccessLevel::Global),
+    (StaffRole::HeadOfficeAnalyst, AccessLevel::Global),
+    (StaffRole::RiskOfficer, AccessLevel::Global),
+    (StaffRole::Auditor, AccessLevel::Global),
+    (StaffRole::Marketing, AccessLevel::Global),
+    (StaffRole::BranchManager, AccessLevel::BranchTree),
+    (StaffRole::RelationshipManager, AccessLevel::Book),
+    (StaffRole::ServiceAgent, AccessLevel::Book),
+];
+
+/// Roles that may reveal a masked field (within their scope, with a stated purpose).
+pub const REVEAL_ROLES: &[StaffRole] = &[
+    StaffRole::Admin,
+    StaffRole::Auditor,
+    StaffRole::RelationshipManager,
+    StaffRole::BranchManager,
+    StaffRole::ServiceAgent,
+];
+
+/// Length bounds of a reveal's stated purpose, in characters.
+pub const REASON_CHARS: std::ops::RangeInclusive<usize> = 5..=500;
+
+/// Why a customer call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerError {
+    /// No such customer, or outside the caller's scope (deliberately indistinguishable).
+    #[error("customer not found")]
+    NotFound,
+    /// The role (or the token's scopes) does not allow the action.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// An invalid input, naming the field.
+    #[error("{0}")]
+    Invalid(fincrm_domain::ValidationError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who asks, from where, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// The authenticated principal.
+    pub principal: &'a Principal,
+    /// The client's address, for the audit trail.
+    pub client_addr: Option<&'a str>,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// The scope of `principal`'s role (`None` for a role missing from [`ROLE_SCOPES`]: sees
+/// nothing).
+pub fn scope_of(principal: &Principal) -> Option<CustomerScope> {
+    let level = ROLE_SCOPES
+        .iter()
+        .find(|(role, _)| *role == principal.role)
+        .map(|(_, level)| *level)?;
+    Some(match level {
+        AccessLevel::Global => CustomerScope::All,
+        AccessLevel::BranchTree => CustomerScope::Branches(principal.branch_id.as_str().to_owned()),
+        AccessLevel::Book => CustomerScope::Book(principal.user_id.as_str().to_owned()),
+    })
+}
+
+/// A customer with personal information masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerView {
+    /// Customer number.
+    pub id: String,
+    /// `individual` or `corporate`.
+    pub kind: String,
+    /// Name (shown on the record).
+    pub name: String,
+    /// Name in Latin script.
+    pub name_latin: Option<String>,
+    /// Document type (`resident_id`, `passport`, `uscc`).
+    pub id_type: Option<&'static str>,
+    /// Document number, last 4 only.
+    pub id_number: Option<String>,
+    /// Mobile, first 3 and last 4.
+    pub phone: Option<String>,
+    /// E-mail, first character and domain.
+    pub email: Option<String>,
+    /// Address, first 6 characters.
+    pub address: Option<String>,
+    /// Home branch.
+    pub branch_id: Option<String>,
+    /// Primary RM.
+    pub primary_rm: Option<String>,
+    /// Risk tolerance 1–5.
+    pub risk_tolerance: Option<fincrm_domain::RiskTolerance>,
+    /// Start of the relationship.
+    pub opened_on: Option<chrono::NaiveDate>,
+    /// Status.
+    pub status: fincrm_domain::CustomerStatus,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+impl CustomerView {
+    /// The masked view of `c`.
+    pub fn masked(c: &Customer) -> Self {
+        Self {
+            id: c.id.as_str().to_owned(),
+            kind: c.kind.as_str().to_owned(),
+            name: c.name.clone(),
+            name_latin: c.name_latin.clone(),
+            id_type: c
+                .document
+                .as_ref()
+                .map(fincrm_domain::IdentityDocument::kind),
+            id_number: c.document.as_ref().map(|d| mask_id_number(d.expose())),
+            phone: c.phone.as_ref().map(|p| mask_phone(p.expose())),
+            email: c.email.as_deref().map(mask_email),
+            address: c.address.as_deref().map(mask_address),
+            branch_id: c.branch_id.as_ref().map(|b| b.as_str().to_owned()),
+            primary_rm: c.primary_rm.as_ref().map(|u| u.as_str().to_owned()),
+            risk_tolerance: c.risk_tolerance,
+            opened_on: c.opened_on,
+            status: c.status,
+            tags: c.tags.clone(),
+        }
+    }
+}
+
+/// A holding with its account number masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldingView {
+    /// Account number, last 4 only.
+    pub account: String,
+    /// Product code.
+    pub product_code: String,
+    /// Product type.
+    pub product_type: fincrm_domain::ProductType,
+    /// Balance.
+    pub balance: fincrm_domain::Money,
+    /// Credit limit.
+    pub limit: Option<fincrm_domain::Money>,
+    /// Opened.
+    pub opened_on: Option<chrono::NaiveDate>,
+    /// Matures.
+    pub matures_on: Option<chrono::NaiveDate>,
+    /// Status.
+    pub status: fincrm_domain::HoldingStatus,
+}
+
+impl From<&Holding> for HoldingView {
+    fn from(h: &Holding) -> Self {
+        Self {
+            account: mask_account(h.id.as_str()),
+            product_code: h.product_code.as_str().to_owned(),
+            product_type: h.product_type,
+            balance: h.balance,
+            limit: h.limit,
+            opened_on: h.opened_on,
+            matures_on: h.matures_on,
+            status: h.status,
+        }
+    }
+}
+
+/// A transaction with its account number masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransactionView {
+    /// Serial number.
+    pub id: String,
+    /// Account number, last 4 only.
+    pub account: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Amount (positive).
+    pub amount: fincrm_domain::Money,
+    /// Debit or credit.
+    pub direction: fincrm_domain::Direction,
+    /// Channel.
+    pub channel: Option<String>,
+    /// Type.
+    pub kind: Option<String>,
+    /// Memo.
+    pub memo: Option<String>,
+}
+
+impl From<&Transaction> for TransactionView {
+    fn from(t: &Transaction) -> Self {
+        Self {
+            id: t.id.as_str().to_owned(),
+            account: mask_account(t.holding_id.as_str()),
+            at: t.at,
+            amount: t.amount,
+            direction: t.direction,
+            channel: t.channel.clone(),
+            kind: t.kind.clone(),
+            memo: t.memo.clone(),
+        }
+    }
+}
+
+/// One score run of the customer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreView {
+    /// The day scored.
+    pub as_of: chrono::NaiveDate,
+    /// Value tier.
+    pub tier: String,
+    /// Lifecycle stage.
+    pub stage: String,
+    /// RFM recency, frequency and monetary quintiles.
+    pub rfm_r: Option<i64>,
+    /// See `rfm_r`.
+    pub rfm_f: Option<i64>,
+    /// See `rfm_r`.
+    pub rfm_m: Option<i64>,
+    /// RFM segment.
+    pub rfm_segment: Option<String>,
+    /// Customer lifetime value, minor units.
+    pub clv_minor: Option<i64>,
+    /// Probability the customer is still active.
+    pub p_alive: Option<f64>,
+}
+
+impl From<&ScoreRow> for ScoreView {
+    fn from(s: &ScoreRow) -> Self {
+        Self {
+            as_of: s.as_of,
+            tier: s.tier.clone(),
+            stage: s.stage.clone(),
+            rfm_r: s.rfm_r,
+            rfm_f: s.rfm_f,
+            rfm_m: s.rfm_m,
+            rfm_segment: s.rfm_segment.clone(),
+            clv_minor: s.clv_minor,
+            p_alive: s.p_alive,
+        }
+    }
+}
+
+/// The customer 360: masked profile, holdings, latest activity and score history.
+#[derive(Debug, Clone, Serialize)]
+pub struct View360 {
+    /// The masked profile.
+    pub customer: CustomerView,
+    /// Holdings, by account number.
+    pub holdings: Vec<HoldingView>,
+    /// Latest transactions, newest first.
+    pub transactions: Vec<TransactionView>,
+    /// Latest interactions, newest first.
+    pub interactions: Vec<Interaction>,
+    /// Score history, newest first.
+    pub scores: Vec<ScoreView>,
+}
+
+/// A field [`reveal`] can unmask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevealField {
+    /// The identity document number.
+    IdNumber,
+    /// The mobile number.
+    Phone,
+    /// The address.
+    Address,
+    /// The e-mail address.
+    Email,
+}
+
+impl RevealField {
+    /// The field's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdNumber => "id_number",
+            Self::Phone => "phone",
+            Self::Address => "address",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// A revealed value (`None` when the customer has none).
+#[derive(Debug, Clone, Serialize)]
+pub struct Revealed {
+    /// Which field.
+    pub field: RevealField,
+    /// The clear value.
+    pub value: Option<String>,
+}
+
+fn require_read(principal: &Principal) -> Result<CustomerScope, CustomerError> {
+    if matches!(
+        principal.via,
+        Via::Session {
+            must_change_password: true,
+            ..
+        }
+    ) {
+        return Err(CustomerError::Forbidden(
+            "the password must be changed before anything else",
+        ));
+    }
+    if !principal.allows(Scope::CustomersRead) {
+        return Err(CustomerError::Forbidden(
+            "the token lacks the customers:read scope",
+        ));
+    }
+    scope_of(principal).ok_or(CustomerError::NotFound)
+}
+
+async fn find(store: &dyn Store, caller: &Caller<'_>, id: &str) -> Result<Customer, CustomerError> {
+    let scope = require_read(caller.principal)?;
+    // An id that cannot exist reads like a missing customer.
+    let Ok(id) = CustomerId::parse(id) else {
+        return Err(CustomerError::NotFound);
+    };
+    store
+        .customer_in_scope(&scope, &id)
+        .await?
+        .ok_or(CustomerError::NotFound)
+}
+
+fn entry(caller: &Caller<'_>, action: &str, customer: &CustomerId) -> NewAuditEntry {
+    let mut e = NewAuditEntry::new(
+        caller.now,
+        caller.principal.user_id.as_str(),
+        action,
+        "customer",
+        customer.as_str(),
+    )
+    .customer(customer.as_str());
+    if let Some(addr) = caller
+        .client_addr
+        .filter(|a| !a.is_empty() && a.len() <= 100 && !a.chars().any(char::is_control))
+    {
+        e = e.client_addr(addr);
+    }
+    e
+}
+
+/// One customer, masked; audited as `customer.view`.
+pub async fn get(
+    store: &dyn Store,
+    audit: &dyn AuditStore,
+    caller: &Caller<'_>,
+    id: &str,
+) -> Result<CustomerView, CustomerError> {
+    let c = find(store, caller, id).await?;
+    audit
+        .append(&[entry(caller, "customer.view", &c.id)])
+        .await?;
+    Ok(CustomerView::masked(&c))
+}
+
+/// The customer 360, masked; audited as `customer.view`.
+pub async fn view_360(
+    store: &dyn Store,
+    audit: &dyn AuditStore,
+    caller: &Caller<'_>,
+    id: &str,
+) -> Result<View360, CustomerError> {
+    let c = find(store, caller, id).await?;
+    let holdings = store.holdings_of(&c.id).await?;
+    let transactions = store.recent_transactions(&c.id, VIEW_360_LATEST).await?;
+    let interactions = store.interactions_of(&c.id, VIEW_360_LATEST).await?;
+    let scores = store.score_history(&c.id, VIEW_360_SCORES).await?;
+    audit
+        .append(&[entry(caller, "customer.view", &c.id).after(r#"{"view":"360"}"#)])
+        .await?;
+    Ok(View360 {
+        customer: CustomerView::masked(&c),
+        holdings: holdings.iter().map(HoldingView::from).collect(),
+        transactions: transactions.iter().map(TransactionView::from).collect(),
+        interactions,
+        scores: scores.iter().map(ScoreView::from).collect(),
+    })
+}
+
+/// The clear value of one field, for a role in [`REVEAL_ROLES`] within its scope, with a
+/// stated purpose of 5–500 characters. The `customer.reveal` audit record (with the reason) is
+/// stored before the value is returned; if it cannot be stored, nothing is revealed.
+pub async fn reveal(
+    store: &dyn Store,
+    audit: &dyn AuditStore,
+    caller: &Caller<'_>,
+    id: &str,
+    field: RevealField,
+    reason: &str,
+) -> Result<Revealed, CustomerError> {
+    let c = find(store, caller, id).await?;
+    if !REVEAL_ROLES.contains(&caller.principal.role) {
+        return Err(CustomerError::Forbidden(
+            "this role may not reveal personal information",
+        ));
+    }
+    let reason = reason.trim();
+    if !REASON_CHARS.contains(&reason.chars().count()) || reason.chars().any(char::is_control) {
+        return Err(CustomerError::Invalid(fincrm_domain::ValidationError::new(
+            "reason",
+            "state the purpose in 5–500 characters without control characters",
+        )));
+    }
+    let value = match field {
+        RevealField::IdNumber => c.document.as_ref().map(|d| d.expose().to_owned()),
+        RevealField::Phone => c.phone.as_ref().map(|p| p.expose().to_owned()),
+        RevealField::Address => c.address.clone(),
+        RevealField::Email => c.email.clone(),
+    };
+    let after = serde_json::json!({ "field": field.as_str() }).to_string();
+    audit
+        .append(&[entry(caller, "customer.reveal", &c.id)
+            .after(after)
+            .reason(reason)])
+        .await?;
+    Ok(Revealed { field, value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_has_exactly_one_scope() {
+        for role in StaffRole::ALL {
+            let n = ROLE_SCOPES.iter().filter(|(r, _)| r == role).count();
+            assert_eq!(n, 1, "{role:?}");
+        }
+        assert_eq!(ROLE_SCOPES.len(), StaffRole::ALL.len());
+    }
+}
