@@ -5,10 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 use fincrm_service::auth::{Auth, AuthConfig, Scope};
-use fincrm_store::{AuthStore, Store};
 use std::io::BufRead as _;
-use std::path::Path;
-use std::sync::Arc;
 
 /// Actor of the audit records of changes made through the CLI.
 const CLI_ACTOR: &str = "system:cli";
@@ -59,42 +56,9 @@ pub(crate) enum TokensCommand {
     },
 }
 
-/// Opens the credential tables of the database a URL names, running migrations. Refuses a
-/// SQLite file that does not exist. These tables hold no personal information, so no keyring.
-async fn open_auth_store(url: &str) -> Result<Arc<dyn AuthStore>> {
-    let redacted = crate::config::redact_url(url);
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = fincrm_store_pg::PgStore::connect(url)
-            .await
-            .with_context(|| format!("connecting to {redacted}"))?;
-        store
-            .migrate()
-            .await
-            .with_context(|| format!("migrating {redacted}"))?;
-        Ok(Arc::new(store))
-    } else if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
-        if !Path::new(path).exists() {
-            bail!("{redacted} does not exist");
-        }
-        let store = fincrm_store_sqlite::SqliteStore::open(Path::new(path))
-            .await
-            .with_context(|| format!("opening {redacted}"))?;
-        store
-            .migrate()
-            .await
-            .with_context(|| format!("migrating {redacted}"))?;
-        Ok(Arc::new(store))
-    } else {
-        bail!("unsupported database URL {redacted:?}: use sqlite://FILE or postgres://…");
-    }
-}
-
 async fn open_auth(url: &str) -> Result<Auth> {
     Ok(Auth::new(
-        open_auth_store(url).await?,
+        crate::open_existing_stores(url).await?.auth,
         AuthConfig::default(),
     ))
 }

@@ -244,7 +244,7 @@ where
 }
 
 /// Opens the database a URL names, running migrations, as its three ports.
-async fn open_stores(url: &str) -> Result<Stores> {
+pub(crate) async fn open_stores(url: &str) -> Result<Stores> {
     let redacted = config::redact_url(url);
     // Personal information is sealed when FINCRM_KEY_FILE / FINCRM_KEYS is set (docs/KEYS.md).
     let keyring = keys::keyring_from_env()?;
@@ -554,44 +554,26 @@ async fn import(config: &Config, args: ImportArgs) -> Result<std::process::ExitC
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// Opens the audit log of the database a URL names (the store [`open_store`] opens, seen through
-/// its audit port), running migrations. Refuses a SQLite file that does not exist, so a mistyped
-/// path does not verify as an empty chain.
-async fn open_audit_store(url: &str) -> Result<Arc<dyn fincrm_store::AuditStore>> {
-    let redacted = config::redact_url(url);
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = fincrm_store_pg::PgStore::connect(url)
-            .await
-            .with_context(|| format!("connecting to {redacted}"))?;
-        store
-            .migrate()
-            .await
-            .with_context(|| format!("migrating {redacted}"))?;
-        Ok(Arc::new(store))
-    } else if let Some(path) = url
+/// Opens an existing database's stores: like [`open_stores`], but a SQLite file that does not
+/// exist is an error, so a mistyped path never verifies as an empty audit chain or creates an
+/// empty database for a credential command.
+pub(crate) async fn open_existing_stores(url: &str) -> Result<Stores> {
+    let sqlite_path = url
         .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
-        if !Path::new(path).exists() {
-            bail!("{redacted} does not exist");
-        }
-        let store = fincrm_store_sqlite::SqliteStore::open(Path::new(path))
-            .await
-            .with_context(|| format!("opening {redacted}"))?;
-        store
-            .migrate()
-            .await
-            .with_context(|| format!("migrating {redacted}"))?;
-        Ok(Arc::new(store))
-    } else {
-        bail!("unsupported database URL {redacted:?}: use sqlite://FILE or postgres://…");
+        .or_else(|| url.strip_prefix("sqlite:"));
+    if let Some(path) = sqlite_path.filter(|p| !Path::new(p).exists()) {
+        bail!(
+            "{} does not exist",
+            config::redact_url(&format!("sqlite://{path}"))
+        );
     }
+    open_stores(url).await
 }
 
 #[expect(clippy::print_stdout, reason = "the CLI's output is its interface")]
 async fn audit(config: &Config, cmd: AuditCommand) -> Result<std::process::ExitCode> {
     use fincrm_store::audit::{GENESIS_HASH, VERIFY_PAGE, verify};
-    let store = open_audit_store(&config.database).await?;
+    let store = open_existing_stores(&config.database).await?.audit;
     match cmd {
         AuditCommand::Checkpoint => {
             let (seq, hash) = store
