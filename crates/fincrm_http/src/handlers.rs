@@ -3,22 +3,49 @@
 use crate::AppState;
 use crate::authn::{Authenticated, ClientAddr, SESSION_COOKIE, came_over_tls, cookie};
 use crate::json::ApiJson;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemBody};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fincrm_service::customers::{self, Caller, RevealField};
+use fincrm_service::customers::{self, Caller, CustomerView, RevealField, Revealed, View360};
 use fincrm_store::Backend;
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize)]
-struct Health {
+/// The state of the service.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    #[schema(schema_with = health_status_schema)]
     status: &'static str,
+    /// The database engine.
+    #[schema(schema_with = backend_schema)]
     database: Backend,
 }
 
+fn health_status_schema() -> utoipa::openapi::schema::Object {
+    fincrm_service::schema::string_enum(["ok", "unavailable"], false)
+}
+
+fn backend_schema() -> utoipa::openapi::schema::Object {
+    let names: Vec<String> = [Backend::Sqlite, Backend::Postgres]
+        .iter()
+        .filter_map(|b| serde_json::to_value(b).ok())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    fincrm_service::schema::string_enum(names.iter().map(String::as_str), false)
+}
+
 /// `GET /health`: 200 when the database answers, 503 when it does not.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    responses(
+        (status = 200, description = "The database answers.", body = Health),
+        (status = 503, description = "The database does not answer.", body = Health),
+    ),
+)]
 pub async fn health(State(state): State<AppState>) -> Response {
     let database = state.store.backend();
     match state.store.ping().await {
@@ -41,19 +68,44 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-#[derive(Serialize)]
-struct Version {
+/// The build.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Version {
+    /// Always `fincrm`.
     name: &'static str,
+    /// The version, semver.
     version: &'static str,
 }
 
 /// `GET /version`: the build's name and version.
+#[utoipa::path(
+    get,
+    path = "/version",
+    tag = "system",
+    responses((status = 200, description = "The build's name and version.", body = Version)),
+)]
 pub async fn version() -> Response {
     axum::Json(Version {
         name: "fincrm",
         version: env!("CARGO_PKG_VERSION"),
     })
     .into_response()
+}
+
+/// `GET /api/v1/openapi.json`: this API's OpenAPI 3.1 document (public; not described in
+/// itself).
+pub async fn openapi_json() -> Response {
+    axum::Json(crate::openapi()).into_response()
+}
+
+/// The CSRF header of state-changing requests (documentation only: [`Authenticated`] checks it).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct CsrfHeader {
+    /// The session's CSRF token; required when authenticating with the session cookie.
+    #[param(rename = "X-CSRF-Token")]
+    #[expect(dead_code, reason = "read by the OpenAPI document only")]
+    x_csrf_token: Option<String>,
 }
 
 /// Whether the request came over TLS (for the cookie's `Secure` flag).
@@ -68,26 +120,40 @@ impl<S: Send + Sync> FromRequestParts<S> for Tls {
 }
 
 /// The body of `POST /api/v1/session`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    /// The user's id.
     user_id: String,
+    /// The user's password.
+    #[schema(format = Password)]
     password: String,
 }
 
-#[derive(Serialize)]
-struct UserView {
+/// The logged-in user.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    /// User id.
     id: String,
+    /// Name.
     name: String,
+    /// Branch.
     branch_id: String,
+    /// Role.
+    #[schema(schema_with = fincrm_service::schema::staff_role)]
     role: fincrm_domain::StaffRole,
 }
 
-#[derive(Serialize)]
-struct LoginResponse {
+/// The answer to a login.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginResponse {
+    /// To send as `X-CSRF-Token` on every state-changing request of this session.
     csrf_token: String,
+    /// When the session ends.
     expires_at: chrono::DateTime<chrono::Utc>,
+    /// Whether the password must be changed before anything else.
     must_change_password: bool,
+    /// Who logged in.
     user: UserView,
 }
 
@@ -102,6 +168,21 @@ fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> Result<Header
 /// `POST /api/v1/session`: logs in; sets the session cookie (`HttpOnly; SameSite=Strict`, and
 /// `Secure` over TLS) and returns the CSRF token the client must send as `X-CSRF-Token` on
 /// state-changing requests.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "session",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in.", body = LoginResponse,
+            headers(("Set-Cookie" = String, description = "The session cookie `fincrm_session`."))),
+        (status = 400, description = "Malformed JSON.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid user or password.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JSON body.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong shape or invalid fields.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -135,6 +216,19 @@ pub async fn login(
 
 /// `DELETE /api/v1/session`: ends the caller's session (cookie callers; a bearer token is left
 /// as it is) and clears the cookie. 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "session",
+    params(CsrfHeader),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Logged out; the cookie is cleared.",
+            headers(("Set-Cookie" = String, description = "Clears `fincrm_session`."))),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie caller without the session's `X-CSRF-Token`.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -157,6 +251,19 @@ pub async fn logout(
 }
 
 /// `GET /api/v1/customers/{id}`: the masked customer (audited `customer.view`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    params(("id" = String, Path, description = "Customer number.")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The masked customer.", body = CustomerView),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed (e.g. the password must be changed first).", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or outside the caller's scope.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get_customer(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -173,6 +280,19 @@ pub async fn get_customer(
 }
 
 /// `GET /api/v1/customers/{id}/360`: masked profile, holdings, latest activity, scores.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}/360",
+    tag = "customers",
+    params(("id" = String, Path, description = "Customer number.")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The customer 360.", body = View360),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed (e.g. the password must be changed first).", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or outside the caller's scope.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get_customer_360(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -190,14 +310,35 @@ pub async fn get_customer_360(
 }
 
 /// The body of `POST /api/v1/customers/{id}/reveal`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevealRequest {
+    /// The field to unmask.
     field: RevealField,
+    /// The purpose, recorded in the audit trail.
+    #[schema(min_length = 5, max_length = 500)]
     reason: String,
 }
 
 /// `POST /api/v1/customers/{id}/reveal`: one clear value, audited with its reason first.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/reveal",
+    tag = "customers",
+    params(("id" = String, Path, description = "Customer number."), CsrfHeader),
+    request_body = RevealRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The clear value.", body = Revealed),
+        (status = 400, description = "Malformed JSON.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not reveal, or a cookie caller without the session's `X-CSRF-Token`.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or outside the caller's scope.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JSON body.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong shape or invalid fields (e.g. the reason's length).", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn reveal_customer(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

@@ -5,7 +5,10 @@
 //! status for every role fails that test. Errors are RFC 9457 problem+json ([`problem`]), JSON
 //! bodies go through [`json::ApiJson`], callers authenticate through [`authn::Authenticated`].
 //! Request bodies are limited to [`BODY_LIMIT`] bytes and requests to [`REQUEST_TIMEOUT`].
+//! The OpenAPI 3.1 document ([`openapi`]) is generated from the handlers' annotations and served
+//! at [`OPENAPI_PATH`].
 
+pub mod api_doc;
 pub mod authn;
 pub mod handlers;
 pub mod json;
@@ -21,11 +24,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use api_doc::openapi;
+
 /// The largest request body accepted (413 above).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The longest a request may take (408 after).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the OpenAPI document is served (public; the one route not described in it).
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -41,7 +49,7 @@ pub struct AppState {
 /// Who may call a route at all (what they may then see is the service layer's business).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone: health, version, login.
+    /// Anyone: health, version, login, the OpenAPI document.
     Public,
     /// A valid session (with CSRF token when not `GET`) or bearer token.
     Authenticated,
@@ -73,6 +81,12 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/version",
         access: Access::Public,
         handler: |m| on(m, handlers::version),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: OPENAPI_PATH,
+        access: Access::Public,
+        handler: |m| on(m, handlers::openapi_json),
     },
     RouteSpec {
         method: Method::POST,

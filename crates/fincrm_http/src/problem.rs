@@ -19,7 +19,7 @@ use serde::Serialize;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field, as named in the request body.
     pub field: String,
@@ -35,13 +35,20 @@ pub struct ApiError {
     errors: Vec<FieldError>,
 }
 
-#[derive(Serialize)]
-struct ProblemBody<'a> {
+/// The body of every error response (`application/problem+json`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemBody<'a> {
+    /// A stable URN per kind of problem, e.g. `urn:fincrm:problem:validation`.
     #[serde(rename = "type")]
     kind: String,
+    /// The status's reason phrase.
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// A sentence for people; never server internals.
     detail: &'a str,
+    /// The invalid fields (422 only).
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
 }

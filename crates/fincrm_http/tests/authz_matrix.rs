@@ -48,7 +48,7 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
         Some(_) => StatusCode::NOT_FOUND,
     };
     match (route.method.as_str(), route.path) {
-        ("GET", "/health" | "/version") => StatusCode::OK,
+        ("GET", "/health" | "/version" | "/api/v1/openapi.json") => StatusCode::OK,
         // Logging in with the role's own credentials; without a role, with wrong ones.
         ("POST", "/api/v1/session") => match role {
             Some(_) => StatusCode::OK,
@@ -148,7 +148,7 @@ async fn every_route_answers_every_role_as_expected() {
 }
 
 #[test]
-fn public_routes_are_only_health_version_and_login() {
+fn public_routes_are_only_health_version_openapi_and_login() {
     let public: Vec<(Method, &str)> = ROUTES
         .iter()
         .filter(|r| r.access == Access::Public)
@@ -159,6 +159,7 @@ fn public_routes_are_only_health_version_and_login() {
         [
             (Method::GET, "/health"),
             (Method::GET, "/version"),
+            (Method::GET, "/api/v1/openapi.json"),
             (Method::POST, "/api/v1/session"),
         ]
     );

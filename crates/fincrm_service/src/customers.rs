@@ -105,7 +105,7 @@ pub fn scope_of(principal: &Principal) -> Option<CustomerScope> {
 }
 
 /// A customer with personal information masked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
     /// Customer number.
     pub id: String,
@@ -129,11 +129,13 @@ pub struct CustomerView {
     pub branch_id: Option<String>,
     /// Primary RM.
     pub primary_rm: Option<String>,
-    /// Risk tolerance 1–5.
+    /// Risk tolerance C1–C5.
+    #[schema(schema_with = crate::schema::risk_tolerance_nullable)]
     pub risk_tolerance: Option<fincrm_domain::RiskTolerance>,
     /// Start of the relationship.
     pub opened_on: Option<chrono::NaiveDate>,
     /// Status.
+    #[schema(schema_with = crate::schema::customer_status)]
     pub status: fincrm_domain::CustomerStatus,
     /// Tags.
     pub tags: Vec<String>,
@@ -166,23 +168,27 @@ impl CustomerView {
 }
 
 /// A holding with its account number masked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HoldingView {
     /// Account number, last 4 only.
     pub account: String,
     /// Product code.
     pub product_code: String,
     /// Product type.
+    #[schema(schema_with = crate::schema::product_type)]
     pub product_type: fincrm_domain::ProductType,
     /// Balance.
+    #[schema(schema_with = crate::schema::money)]
     pub balance: fincrm_domain::Money,
     /// Credit limit.
+    #[schema(schema_with = crate::schema::money_nullable)]
     pub limit: Option<fincrm_domain::Money>,
     /// Opened.
     pub opened_on: Option<chrono::NaiveDate>,
     /// Matures.
     pub matures_on: Option<chrono::NaiveDate>,
     /// Status.
+    #[schema(schema_with = crate::schema::holding_status)]
     pub status: fincrm_domain::HoldingStatus,
 }
 
@@ -202,7 +208,7 @@ impl From<&Holding> for HoldingView {
 }
 
 /// A transaction with its account number masked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TransactionView {
     /// Serial number.
     pub id: String,
@@ -211,8 +217,10 @@ pub struct TransactionView {
     /// When.
     pub at: DateTime<Utc>,
     /// Amount (positive).
+    #[schema(schema_with = crate::schema::money)]
     pub amount: fincrm_domain::Money,
     /// Debit or credit.
+    #[schema(schema_with = crate::schema::direction)]
     pub direction: fincrm_domain::Direction,
     /// Channel.
     pub channel: Option<String>,
@@ -238,7 +246,7 @@ impl From<&Transaction> for TransactionView {
 }
 
 /// One score run of the customer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScoreView {
     /// The day scored.
     pub as_of: chrono::NaiveDate,
@@ -276,8 +284,42 @@ impl From<&ScoreRow> for ScoreView {
     }
 }
 
+/// One contact with the customer (the same fields as [`Interaction`]).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InteractionView {
+    /// Key.
+    pub id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Over which channel.
+    #[schema(schema_with = crate::schema::channel)]
+    pub channel: fincrm_domain::Channel,
+    /// What kind of contact.
+    pub kind: String,
+    /// The member of staff involved, if any.
+    pub user_id: Option<String>,
+    /// What was said or done.
+    pub content: Option<String>,
+}
+
+impl From<&Interaction> for InteractionView {
+    fn from(i: &Interaction) -> Self {
+        Self {
+            id: i.id.as_str().to_owned(),
+            customer_id: i.customer_id.as_str().to_owned(),
+            at: i.at,
+            channel: i.channel,
+            kind: i.kind.clone(),
+            user_id: i.user_id.as_ref().map(|u| u.as_str().to_owned()),
+            content: i.content.clone(),
+        }
+    }
+}
+
 /// The customer 360: masked profile, holdings, latest activity and score history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct View360 {
     /// The masked profile.
     pub customer: CustomerView,
@@ -286,13 +328,13 @@ pub struct View360 {
     /// Latest transactions, newest first.
     pub transactions: Vec<TransactionView>,
     /// Latest interactions, newest first.
-    pub interactions: Vec<Interaction>,
+    pub interactions: Vec<InteractionView>,
     /// Score history, newest first.
     pub scores: Vec<ScoreView>,
 }
 
 /// A field [`reveal`] can unmask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RevealField {
     /// The identity document number.
@@ -318,7 +360,7 @@ impl RevealField {
 }
 
 /// A revealed value (`None` when the customer has none).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Revealed {
     /// Which field.
     pub field: RevealField,
@@ -409,7 +451,7 @@ pub async fn view_360(
         customer: CustomerView::masked(&c),
         holdings: holdings.iter().map(HoldingView::from).collect(),
         transactions: transactions.iter().map(TransactionView::from).collect(),
-        interactions,
+        interactions: interactions.iter().map(InteractionView::from).collect(),
         scores: scores.iter().map(ScoreView::from).collect(),
     })
 }

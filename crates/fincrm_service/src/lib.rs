@@ -11,3 +11,4 @@ pub mod customers;
 pub mod demo;
 pub mod import;
 pub mod rules;
+pub mod schema;
