@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 /// Shows import progress on stderr.
 pub struct ImportProgress {
     bar: Option<ProgressBar>,
-    state: Mutex<(Instant, Instant, u64)>,
+    /// When the file started, and when the last log line was written.
+    state: Mutex<(Instant, Instant)>,
 }
 
 impl ImportProgress {
@@ -29,7 +30,7 @@ impl ImportProgress {
         });
         Self {
             bar,
-            state: Mutex::new((now, now, 0)),
+            state: Mutex::new((now, now)),
         }
     }
 }
@@ -37,7 +38,7 @@ impl ImportProgress {
 impl Progress for ImportProgress {
     fn file_started(&self, file: &str, bytes: u64) {
         if let Ok(mut s) = self.state.lock() {
-            *s = (Instant::now(), Instant::now(), 0);
+            *s = (Instant::now(), Instant::now());
         }
         if let Some(bar) = &self.bar {
             bar.reset();
@@ -63,7 +64,6 @@ impl Progress for ImportProgress {
                 }
             }
         }
-        s.2 = records;
     }
 
     fn file_finished(&self, report: &FileReport) {

@@ -250,6 +250,18 @@ pub async fn logout(
     Ok(res)
 }
 
+/// The service's view of a request: who, from where, and when (now).
+fn caller<'a>(
+    principal: &'a fincrm_service::auth::Principal,
+    client_addr: Option<&'a str>,
+) -> Caller<'a> {
+    Caller {
+        principal,
+        client_addr,
+        now: chrono::Utc::now(),
+    }
+}
+
 /// `GET /api/v1/customers/{id}`: the masked customer (audited `customer.view`).
 #[utoipa::path(
     get,
@@ -270,11 +282,7 @@ pub async fn get_customer(
     ClientAddr(addr): ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let caller = Caller {
-        principal: &principal,
-        client_addr: addr.as_deref(),
-        now: chrono::Utc::now(),
-    };
+    let caller = caller(&principal, addr.as_deref());
     let view = customers::get(state.store.as_ref(), state.audit.as_ref(), &caller, &id).await?;
     Ok(no_store(axum::Json(view)))
 }
@@ -299,11 +307,7 @@ pub async fn get_customer_360(
     ClientAddr(addr): ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let caller = Caller {
-        principal: &principal,
-        client_addr: addr.as_deref(),
-        now: chrono::Utc::now(),
-    };
+    let caller = caller(&principal, addr.as_deref());
     let view =
         customers::view_360(state.store.as_ref(), state.audit.as_ref(), &caller, &id).await?;
     Ok(no_store(axum::Json(view)))
@@ -346,11 +350,7 @@ pub async fn reveal_customer(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RevealRequest>,
 ) -> Result<Response, ApiError> {
-    let caller = Caller {
-        principal: &principal,
-        client_addr: addr.as_deref(),
-        now: chrono::Utc::now(),
-    };
+    let caller = caller(&principal, addr.as_deref());
     let revealed = customers::reveal(
         state.store.as_ref(),
         state.audit.as_ref(),
