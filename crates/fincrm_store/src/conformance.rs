@@ -25,6 +25,7 @@ pub async fn run_all(store: &dyn Store) {
     duplicates_are_detected_by_id_number_and_by_phone_and_name(store).await;
     recent_transactions_are_newest_first_and_limited(store).await;
     customer_scope_follows_the_branch_tree_and_the_book(store).await;
+    customer_search_matches_names_within_scope_and_pages(store).await;
 }
 
 fn cid(s: &str) -> CustomerId {
@@ -397,6 +398,114 @@ async fn customer_scope_follows_the_branch_tree_and_the_book(store: &dyn Store) 
     assert!(sees(book("SCOPE-CO"), "SC2").await, "coverage row");
     assert!(!sees(book("SCOPE-CO"), "SC1").await);
     assert!(!sees(book("SCOPE-RM1"), "SC-MISSING").await);
+}
+
+/// `find_customers`: the name index (characters, pinyin, Latin), the scope, filters, keyset
+/// pages, and a renamed customer losing its old terms.
+async fn customer_search_matches_names_within_scope_and_pages(store: &dyn Store) {
+    use crate::search::query_terms;
+    use crate::{CustomerQuery, CustomerScope};
+    use fincrm_domain::{Branch, BranchLevel};
+    let branch = |id: &str, parent: Option<&str>, level| Branch {
+        id: id.parse().expect("branch"),
+        name: format!("branch {id}"),
+        parent: parent.map(|p| p.parse().expect("parent")),
+        level,
+    };
+    let customer = |id: &str, name: &str, branch_id: &str, rm: &str| {
+        let mut c = Customer::individual(cid(id), name.to_owned());
+        c.branch_id = Some(branch_id.parse().expect("branch"));
+        c.primary_rm = Some(rm.parse().expect("rm"));
+        c
+    };
+    let mut zhuge = customer("SR3", "诸葛亮", "SR-B1", "SR-RM1");
+    zhuge.name_latin = Some("Zhuge Liang".to_owned());
+    store
+        .write(
+            None,
+            &[
+                tables::branches(&[
+                    branch("SR-HO", None, BranchLevel::HeadOffice),
+                    branch("SR-B1", Some("SR-HO"), BranchLevel::Branch),
+                    branch("SR-B2", Some("SR-HO"), BranchLevel::Branch),
+                ]),
+                tables::customers(&[
+                    customer("SR1", "欧阳小明", "SR-B1", "SR-RM1"),
+                    customer("SR2", "欧阳小红", "SR-B2", "SR-RM2"),
+                    zhuge,
+                    customer("SR4", "欧阳小明", "SR-B2", "SR-RM2"),
+                ]),
+            ],
+        )
+        .await
+        .expect("write search fixtures");
+    let find = async |scope: CustomerScope, q: &str, edit: &dyn Fn(&mut CustomerQuery)| {
+        let mut query = CustomerQuery {
+            terms: query_terms(q),
+            limit: 50,
+            ..CustomerQuery::default()
+        };
+        edit(&mut query);
+        let found = store.find_customers(&scope, &query).await.expect("find");
+        found
+            .iter()
+            .map(|c| c.id.as_str().to_owned())
+            .filter(|id| id.starts_with("SR"))
+            .collect::<Vec<_>>()
+    };
+    let none = |_: &mut CustomerQuery| {};
+    let all = || CustomerScope::All;
+    assert_eq!(find(all(), "欧阳小", &none).await, ["SR1", "SR2", "SR4"]);
+    assert_eq!(find(all(), "欧阳小明", &none).await, ["SR1", "SR4"]);
+    assert_eq!(find(all(), "ouyangxiaoming", &none).await, ["SR1", "SR4"]);
+    assert_eq!(find(all(), "OYXM", &none).await, ["SR1", "SR4"]);
+    assert_eq!(find(all(), "Zhuge Liang", &none).await, ["SR3"]);
+    assert_eq!(find(all(), "zhugeliang", &none).await, ["SR3"], "pinyin");
+    assert!(
+        find(all(), "ouyangx", &none).await.is_empty(),
+        "no prefixes"
+    );
+    let b1 = || CustomerScope::Branches("SR-B1".to_owned());
+    assert_eq!(find(b1(), "oyxm", &none).await, ["SR1"]);
+    let rm1 = || CustomerScope::Book("SR-RM1".to_owned());
+    assert_eq!(find(rm1(), "欧", &none).await, ["SR1"]);
+    assert_eq!(
+        find(rm1(), "", &none).await,
+        ["SR1", "SR3"],
+        "the whole book"
+    );
+    assert_eq!(
+        find(all(), "欧阳", &|q: &mut CustomerQuery| q.limit = 2).await,
+        ["SR1", "SR2"]
+    );
+    assert_eq!(
+        find(all(), "欧阳", &|q: &mut CustomerQuery| q.after =
+            Some("SR2".to_owned()))
+        .await,
+        ["SR4"],
+        "the next page"
+    );
+    assert_eq!(
+        find(all(), "欧阳", &|q: &mut CustomerQuery| q.branch_id =
+            Some("SR-B2".to_owned()))
+        .await,
+        ["SR2", "SR4"]
+    );
+    store
+        .write(
+            None,
+            &[tables::customers(&[customer(
+                "SR3", "孔明", "SR-B1", "SR-RM1",
+            )])],
+        )
+        .await
+        .expect("rename");
+    assert!(find(all(), "诸葛", &none).await.is_empty(), "old name gone");
+    assert!(
+        find(all(), "zhuge", &none).await.is_empty(),
+        "old Latin gone"
+    );
+    assert_eq!(find(all(), "kongming", &none).await, ["SR3"]);
 }
 
 async fn recent_transactions_are_newest_first_and_limited(store: &dyn Store) {

@@ -15,12 +15,14 @@ pub mod conformance;
 mod error;
 pub mod pii;
 pub mod rows;
+pub mod search;
 pub mod tables;
 
 pub use audit::{AuditStore, NewAuditEntry};
 pub use auth::AuthStore;
 pub use error::StoreError;
 pub use pii::ReencryptPage;
+pub use search::CustomerQuery;
 pub use tables::{ColumnData, OnConflict, TableBatch, TableSpec};
 
 use async_trait::async_trait;
@@ -263,6 +265,14 @@ pub trait Store: Send + Sync {
         id: &CustomerId,
         limit: i64,
     ) -> StoreResult<Vec<analytics::ScoreRow>>;
+
+    /// Customers inside `scope` matching `query`, in customer-number order, at most
+    /// `query.limit` (the name index of [`search`], kept by every customer write).
+    async fn find_customers(
+        &self,
+        scope: &CustomerScope,
+        query: &CustomerQuery,
+    ) -> StoreResult<Vec<Customer>>;
 
     /// One customer, only when it lies within `scope` (`None` when it does not exist or is
     /// outside the scope: callers must not tell the two apart).

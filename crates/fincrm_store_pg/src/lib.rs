@@ -17,9 +17,10 @@ use fincrm_store::rows::{
     CUSTOMER_COLUMNS, CustomerRow, HOLDING_COLUMNS, HoldingRow, INTERACTION_COLUMNS,
     InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
 };
+use fincrm_store::search::{Dialect, SqlArg};
 use fincrm_store::{
-    Backend, BatchMarker, ColumnData, CustomerScope, DuplicateCandidate, ImportRunRecord,
-    OnConflict, Store, StoreResult, TableBatch, TableCounts,
+    Backend, BatchMarker, ColumnData, CustomerQuery, CustomerScope, DuplicateCandidate,
+    ImportRunRecord, OnConflict, Store, StoreResult, TableBatch, TableCounts,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
@@ -206,6 +207,57 @@ fn keys(ids: &[&str]) -> Vec<String> {
     ids.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// Replaces the name-index rows of `customers` with `terms` (a renamed customer loses its old
+/// terms).
+async fn replace_search_terms(
+    conn: &mut sqlx::PgConnection,
+    customers: &[String],
+    terms: &TableBatch,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM customer_search WHERE customer_id = ANY($1)")
+        .bind(customers)
+        .execute(&mut *conn)
+        .await?;
+    insert_batch(conn, terms).await?;
+    Ok(())
+}
+
+/// Indexes every customer's name when the index is empty but customers exist (a database
+/// written before the index existed). In pages, each its own transaction, so it can resume.
+async fn build_search_index(pool: &PgPool) -> StoreResult<()> {
+    let indexed: bool = sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM customer) OR EXISTS (SELECT 1 FROM customer_search)",
+    )
+    .fetch_one(pool)
+    .await?;
+    if indexed {
+        return Ok(());
+    }
+    tracing::info!("building the customer name search index");
+    let mut after = String::new();
+    loop {
+        let page: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT customer_id, name, name_latin FROM customer WHERE customer_id > $1 \
+             ORDER BY customer_id LIMIT 5000",
+        )
+        .bind(&after)
+        .fetch_all(pool)
+        .await?;
+        let Some((last, _, _)) = page.last() else {
+            return Ok(());
+        };
+        after.clone_from(last);
+        let ids: Vec<String> = page.iter().map(|(id, _, _)| id.clone()).collect();
+        let terms = fincrm_store::search::index_batch(
+            page.iter()
+                .map(|(id, name, latin)| (id.as_str(), name.as_str(), latin.as_deref())),
+        );
+        let mut tx = pool.begin().await?;
+        replace_search_terms(&mut tx, &ids, &terms).await?;
+        tx.commit().await?;
+    }
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {
@@ -216,7 +268,8 @@ impl Store for PgStore {
         sqlx::migrate!("./migrations")
             .run(&self.pool)
             .await
-            .map_err(|e| fincrm_store::StoreError::Other(e.into()))
+            .map_err(|e| fincrm_store::StoreError::Other(e.into()))?;
+        build_search_index(&self.pool).await
     }
 
     async fn write(
@@ -224,10 +277,14 @@ impl Store for PgStore {
         marker: Option<&BatchMarker>,
         batches: &[TableBatch],
     ) -> StoreResult<u64> {
+        let search = batches
+            .iter()
+            .map(fincrm_store::search::search_batch)
+            .collect::<StoreResult<Vec<_>>>()?;
         let batches = fincrm_store::pii::seal_batches(self.keyring.as_deref(), batches)?;
         let mut tx = self.pool.begin().await?;
         let mut written = 0;
-        for batch in batches {
+        for (batch, search) in batches.into_iter().zip(search) {
             if batch.spec.on_conflict == OnConflict::Update {
                 // A sealed batch is a copy already; `into_owned` copies the others.
                 let mut deduped = batch.into_owned();
@@ -235,6 +292,9 @@ impl Store for PgStore {
                 written += insert_batch(&mut tx, &deduped).await?;
             } else {
                 written += insert_batch(&mut tx, &batch).await?;
+            }
+            if let Some((customers, terms)) = search {
+                replace_search_terms(&mut tx, &customers, &terms).await?;
             }
         }
         if let Some(m) = marker {
@@ -419,6 +479,31 @@ impl Store for PgStore {
         };
         row.map(|r| r.into_customer(self.keyring.as_deref()))
             .transpose()
+    }
+
+    async fn find_customers(
+        &self,
+        scope: &CustomerScope,
+        query: &CustomerQuery,
+    ) -> StoreResult<Vec<Customer>> {
+        let (sql, args) = fincrm_store::search::find_customers_sql(
+            Dialect::Postgres,
+            CUSTOMER_COLUMNS,
+            scope,
+            query,
+        );
+        let mut q = sqlx::query_as::<_, CustomerRow>(AssertSqlSafe(sql));
+        for arg in args {
+            q = match arg {
+                SqlArg::Text(t) => q.bind(t),
+                SqlArg::Int(i) => q.bind(i),
+            };
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| r.into_customer(self.keyring.as_deref()))
+            .collect()
     }
 
     async fn customers_by_id_number(&self, raw: &str) -> StoreResult<Vec<CustomerId>> {

@@ -17,9 +17,10 @@ use fincrm_store::rows::{
     CUSTOMER_COLUMNS, CustomerRow, HOLDING_COLUMNS, HoldingRow, INTERACTION_COLUMNS,
     InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
 };
+use fincrm_store::search::{Dialect, SqlArg};
 use fincrm_store::{
-    Backend, BatchMarker, ColumnData, CustomerScope, DuplicateCandidate, ImportRunRecord,
-    OnConflict, Store, StoreResult, TableBatch, TableCounts,
+    Backend, BatchMarker, ColumnData, CustomerQuery, CustomerScope, DuplicateCandidate,
+    ImportRunRecord, OnConflict, Store, StoreResult, TableBatch, TableCounts,
 };
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -180,6 +181,60 @@ async fn insert_batch(conn: &mut sqlx::SqliteConnection, batch: &TableBatch) -> 
     Ok(written)
 }
 
+/// Replaces the name-index rows of `customers` with `terms` (a renamed customer loses its old
+/// terms).
+async fn replace_search_terms(
+    conn: &mut sqlx::SqliteConnection,
+    customers: &[String],
+    terms: &TableBatch,
+) -> StoreResult<()> {
+    let ids: Vec<&str> = customers.iter().map(String::as_str).collect();
+    sqlx::query(
+        "DELETE FROM customer_search WHERE customer_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json_keys(&ids))
+    .execute(&mut *conn)
+    .await?;
+    insert_batch(conn, terms).await?;
+    Ok(())
+}
+
+/// Indexes every customer's name when the index is empty but customers exist (a database
+/// written before the index existed). In pages, each its own transaction, so it can resume.
+async fn build_search_index(pool: &sqlx::SqlitePool) -> StoreResult<()> {
+    let indexed: bool = sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM customer) OR EXISTS (SELECT 1 FROM customer_search)",
+    )
+    .fetch_one(pool)
+    .await?;
+    if indexed {
+        return Ok(());
+    }
+    tracing::info!("building the customer name search index");
+    let mut after = String::new();
+    loop {
+        let page: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT customer_id, name, name_latin FROM customer WHERE customer_id > ? \
+             ORDER BY customer_id LIMIT 5000",
+        )
+        .bind(&after)
+        .fetch_all(pool)
+        .await?;
+        let Some((last, _, _)) = page.last() else {
+            return Ok(());
+        };
+        after.clone_from(last);
+        let ids: Vec<String> = page.iter().map(|(id, _, _)| id.clone()).collect();
+        let terms = fincrm_store::search::index_batch(
+            page.iter()
+                .map(|(id, name, latin)| (id.as_str(), name.as_str(), latin.as_deref())),
+        );
+        let mut tx = pool.begin().await?;
+        replace_search_terms(&mut tx, &ids, &terms).await?;
+        tx.commit().await?;
+    }
+}
+
 /// Binds a list of keys as one JSON array, so a lookup is one statement however many keys.
 fn json_keys(ids: &[&str]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
@@ -195,7 +250,8 @@ impl Store for SqliteStore {
         sqlx::migrate!("./migrations")
             .run(&self.writer)
             .await
-            .map_err(|e| fincrm_store::StoreError::Other(e.into()))
+            .map_err(|e| fincrm_store::StoreError::Other(e.into()))?;
+        build_search_index(&self.writer).await
     }
 
     async fn write(
@@ -203,10 +259,14 @@ impl Store for SqliteStore {
         marker: Option<&BatchMarker>,
         batches: &[TableBatch],
     ) -> StoreResult<u64> {
+        let search = batches
+            .iter()
+            .map(fincrm_store::search::search_batch)
+            .collect::<StoreResult<Vec<_>>>()?;
         let batches = fincrm_store::pii::seal_batches(self.keyring.as_deref(), batches)?;
         let mut tx = self.writer.begin().await?;
         let mut written = 0;
-        for batch in batches {
+        for (batch, search) in batches.into_iter().zip(search) {
             if batch.spec.on_conflict == OnConflict::Update {
                 // A sealed batch is a copy already; `into_owned` copies the others.
                 let mut deduped = batch.into_owned();
@@ -214,6 +274,9 @@ impl Store for SqliteStore {
                 written += insert_batch(&mut tx, &deduped).await?;
             } else {
                 written += insert_batch(&mut tx, &batch).await?;
+            }
+            if let Some((customers, terms)) = search {
+                replace_search_terms(&mut tx, &customers, &terms).await?;
             }
         }
         if let Some(m) = marker {
@@ -400,6 +463,31 @@ impl Store for SqliteStore {
         };
         row.map(|r| r.into_customer(self.keyring.as_deref()))
             .transpose()
+    }
+
+    async fn find_customers(
+        &self,
+        scope: &CustomerScope,
+        query: &CustomerQuery,
+    ) -> StoreResult<Vec<Customer>> {
+        let (sql, args) = fincrm_store::search::find_customers_sql(
+            Dialect::Sqlite,
+            CUSTOMER_COLUMNS,
+            scope,
+            query,
+        );
+        let mut q = sqlx::query_as::<_, CustomerRow>(AssertSqlSafe(sql));
+        for arg in args {
+            q = match arg {
+                SqlArg::Text(t) => q.bind(t),
+                SqlArg::Int(i) => q.bind(i),
+            };
+        }
+        q.fetch_all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|r| r.into_customer(self.keyring.as_deref()))
+            .collect()
     }
 
     async fn customers_by_id_number(&self, raw: &str) -> StoreResult<Vec<CustomerId>> {
