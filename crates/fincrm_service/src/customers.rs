@@ -409,13 +409,15 @@ fn entry(caller: &Caller<'_>, action: &str, customer: &CustomerId) -> NewAuditEn
         customer.as_str(),
     )
     .customer(customer.as_str());
-    if let Some(addr) = caller
-        .client_addr
-        .filter(|a| !a.is_empty() && a.len() <= 100 && !a.chars().any(char::is_control))
-    {
+    if let Some(addr) = clean_addr(caller.client_addr) {
         e = e.client_addr(addr);
     }
     e
+}
+
+/// The client address if it is fit for the audit trail.
+fn clean_addr(addr: Option<&str>) -> Option<&str> {
+    addr.filter(|a| !a.is_empty() && a.len() <= 100 && !a.chars().any(char::is_control))
 }
 
 /// One customer, masked; audited as `customer.view`.
@@ -493,6 +495,215 @@ pub async fn reveal(
             .reason(reason)])
         .await?;
     Ok(Revealed { field, value })
+}
+
+/// Default and largest page of [`search`].
+pub const PAGE_DEFAULT: i64 = 20;
+/// See [`PAGE_DEFAULT`].
+pub const PAGE_MAX: i64 = 100;
+
+/// What a customer search or list asks (`GET /api/v1/customers`).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// A customer number, an ID document number, a mobile number, or a name: Chinese
+    /// characters (any run of the name), full pinyin (`wangxiaoming`), initials (`wxm`),
+    /// surname or given-name pinyin, or Latin words. Without it, the customers in scope are
+    /// listed.
+    #[param(max_length = 100)]
+    pub q: Option<String>,
+    /// Only this home branch.
+    pub branch_id: Option<String>,
+    /// Only customers of this primary relationship manager.
+    pub rm: Option<String>,
+    /// `individual` or `corporate`.
+    #[param(schema_with = crate::schema::customer_kind)]
+    pub kind: Option<String>,
+    /// Only this status.
+    #[param(schema_with = crate::schema::customer_status)]
+    pub status: Option<String>,
+    /// From `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+}
+
+/// One page of customers, masked.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CustomerPage {
+    /// The customers, in customer-number order.
+    pub items: Vec<CustomerView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn invalid(field: &'static str, message: &'static str) -> CustomerError {
+    CustomerError::Invalid(fincrm_domain::ValidationError::new(field, message))
+}
+
+fn encode_cursor(after: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(after)
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, CustomerError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| CustomerId::parse(s).is_ok())
+        .ok_or_else(|| invalid("cursor", "is not a cursor this API returned"))
+}
+
+/// Which personal-information field a query was an exact lookup on.
+fn pi_lookup_kind(q: &str) -> Option<&'static str> {
+    if fincrm_store::pii::normalise_id_number(q).is_some() {
+        Some("id_number")
+    } else if fincrm_store::pii::normalise_phone(q).is_some() {
+        Some("phone")
+    } else {
+        None
+    }
+}
+
+/// Customers in the caller's scope matching `params`, masked, a page at a time.
+///
+/// `q` is tried first as an exact key — customer number, ID document number, mobile number
+/// (through the blind index when personal information is encrypted) — and then as a name
+/// ([`fincrm_store::search`]). A lookup by ID number or phone is audited as `customer.search`
+/// (the kind of key and the customers found, never the value typed), found or not: fishing
+/// for whether someone banks here is itself worth a record.
+pub async fn search(
+    store: &dyn Store,
+    audit: &dyn AuditStore,
+    caller: &Caller<'_>,
+    params: &SearchParams,
+) -> Result<CustomerPage, CustomerError> {
+    let scope = require_read(caller.principal)?;
+    let limit = params.limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(invalid("limit", "must be between 1 and 100"));
+    }
+    let mut query = fincrm_store::CustomerQuery {
+        limit: limit + 1,
+        ..fincrm_store::CustomerQuery::default()
+    };
+    if let Some(kind) = &params.kind {
+        query.kind = Some(
+            fincrm_domain::CustomerKind::parse(kind)
+                .map_err(CustomerError::Invalid)?
+                .as_str()
+                .to_owned(),
+        );
+    }
+    if let Some(status) = &params.status {
+        query.status = Some(
+            fincrm_domain::CustomerStatus::parse(status)
+                .map_err(CustomerError::Invalid)?
+                .as_str()
+                .to_owned(),
+        );
+    }
+    if let Some(branch) = &params.branch_id {
+        let branch = fincrm_domain::BranchId::parse(branch).map_err(CustomerError::Invalid)?;
+        query.branch_id = Some(branch.as_str().to_owned());
+    }
+    if let Some(rm) = &params.rm {
+        let rm = fincrm_domain::UserId::parse(rm).map_err(CustomerError::Invalid)?;
+        query.primary_rm = Some(rm.as_str().to_owned());
+    }
+    if let Some(cursor) = &params.cursor {
+        query.after = Some(decode_cursor(cursor)?);
+    }
+    let q = params.q.as_deref().map(str::trim).unwrap_or_default();
+    if q.chars().count() > fincrm_store::search::MAX_QUERY_CHARS {
+        return Err(invalid("q", "is longer than 100 characters"));
+    }
+    if q.chars().any(char::is_control) {
+        return Err(invalid("q", "contains control characters"));
+    }
+    if !q.is_empty() {
+        if let Some(exact) = exact_matches(store, audit, caller, &scope, q).await? {
+            return Ok(CustomerPage {
+                items: exact.iter().map(CustomerView::masked).collect(),
+                next_cursor: None,
+            });
+        }
+        query.terms = fincrm_store::search::query_terms(q);
+        if query.terms.is_empty() {
+            return Err(invalid(
+                "q",
+                "has nothing to search for: give a name, a customer number, an ID number or a phone",
+            ));
+        }
+    }
+    let mut found = store.find_customers(&scope, &query).await?;
+    let next_cursor = if found.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        found.last().map(|c| encode_cursor(c.id.as_str()))
+    } else {
+        None
+    };
+    Ok(CustomerPage {
+        items: found.iter().map(CustomerView::masked).collect(),
+        next_cursor,
+    })
+}
+
+/// The customers `q` names exactly (customer number, ID number, phone) within `scope`, or
+/// `None` when `q` is no such key and should be searched as a name.
+async fn exact_matches(
+    store: &dyn Store,
+    audit: &dyn AuditStore,
+    caller: &Caller<'_>,
+    scope: &CustomerScope,
+    q: &str,
+) -> Result<Option<Vec<Customer>>, CustomerError> {
+    if let Ok(id) = CustomerId::parse(q)
+        && let Some(c) = store.customer_in_scope(scope, &id).await?
+    {
+        return Ok(Some(vec![c]));
+    }
+    let Some(by) = pi_lookup_kind(q) else {
+        return Ok(None);
+    };
+    let ids = if by == "id_number" {
+        store.customers_by_id_number(q).await?
+    } else {
+        store.customers_by_phone(q).await?
+    };
+    let mut found = Vec::new();
+    for id in ids {
+        if let Some(c) = store.customer_in_scope(scope, &id).await? {
+            found.push(c);
+        }
+    }
+    found.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    let after = serde_json::json!({ "by": by, "found": found.len() }).to_string();
+    let entries: Vec<NewAuditEntry> = if found.is_empty() {
+        let mut e = NewAuditEntry::new(
+            caller.now,
+            caller.principal.user_id.as_str(),
+            "customer.search",
+            "customer",
+            "-",
+        )
+        .after(after);
+        if let Some(addr) = clean_addr(caller.client_addr) {
+            e = e.client_addr(addr);
+        }
+        vec![e]
+    } else {
+        found
+            .iter()
+            .map(|c| entry(caller, "customer.search", &c.id).after(after.clone()))
+            .collect()
+    };
+    audit.append(&entries).await?;
+    Ok(Some(found))
 }
 
 #[cfg(test)]

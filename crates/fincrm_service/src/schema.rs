@@ -33,6 +33,14 @@ pub fn staff_role() -> Object {
     string_enum(StaffRole::ALL.iter().map(|r| r.as_str()), false)
 }
 
+/// [`fincrm_domain::CustomerKind`].
+pub fn customer_kind() -> Object {
+    string_enum(
+        fincrm_domain::CustomerKind::ALL.iter().map(|k| k.as_str()),
+        false,
+    )
+}
+
 /// [`CustomerStatus`].
 pub fn customer_status() -> Object {
     string_enum(CustomerStatus::ALL.iter().map(|s| s.as_str()), false)

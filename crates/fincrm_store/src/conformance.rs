@@ -26,6 +26,7 @@ pub async fn run_all(store: &dyn Store) {
     recent_transactions_are_newest_first_and_limited(store).await;
     customer_scope_follows_the_branch_tree_and_the_book(store).await;
     customer_search_matches_names_within_scope_and_pages(store).await;
+    consents_read_back_newest_first(store).await;
 }
 
 fn cid(s: &str) -> CustomerId {
@@ -508,6 +509,44 @@ async fn customer_search_matches_names_within_scope_and_pages(store: &dyn Store)
     assert_eq!(find(all(), "kongming", &none).await, ["SR3"]);
 }
 
+async fn consents_read_back_newest_first(store: &dyn Store) {
+    use fincrm_domain::{Channel, Consent, ConsentPurpose};
+    let at = |h| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2026-03-01T{h:02}:00:00+08:00"))
+            .expect("instant")
+            .with_timezone(&chrono::Utc)
+    };
+    let granted = Consent {
+        customer_id: cid("C1"),
+        purpose: ConsentPurpose::Marketing,
+        channel: None,
+        granted: true,
+        at: at(9),
+    };
+    let withdrawn_sms = Consent {
+        channel: Some(Channel::Sms),
+        granted: false,
+        at: at(10),
+        ..granted.clone()
+    };
+    store
+        .write(
+            None,
+            &[tables::consents(&[granted.clone(), withdrawn_sms.clone()])],
+        )
+        .await
+        .expect("write consents");
+    let read = store.consents_of(&cid("C1")).await.expect("read");
+    assert_eq!(read, vec![withdrawn_sms, granted]);
+    assert!(
+        store
+            .consents_of(&cid("C2"))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}
+
 async fn recent_transactions_are_newest_first_and_limited(store: &dyn Store) {
     let txns: Vec<Transaction> = (1..=30)
         .map(|i| sample_transaction(&format!("TX{i:03}"), "C1", "6222624244768538", i * 60))
@@ -524,6 +563,38 @@ async fn recent_transactions_are_newest_first_and_limited(store: &dyn Store) {
     assert_eq!(ids, vec!["TX030", "TX029", "TX028", "TX027", "TX026"]);
     assert_eq!(recent[0].signed_minor(), 38_348 + 1800);
     assert_eq!(recent[1].direction, Direction::Debit);
+    let page = |before: Option<&Transaction>, limit| crate::TimeWindow {
+        before: before.map(|t| (t.at, t.id.as_str().to_owned())),
+        limit,
+        ..crate::TimeWindow::default()
+    };
+    let first = store
+        .transactions_page(&cid("C1"), &page(None, 5))
+        .await
+        .expect("page");
+    assert_eq!(first, recent, "the first page is the most recent");
+    let second = store
+        .transactions_page(&cid("C1"), &page(first.last(), 3))
+        .await
+        .expect("page");
+    let ids: Vec<&str> = second.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["TX025", "TX024", "TX023"],
+        "continues after the cursor"
+    );
+    let window = crate::TimeWindow {
+        from: Some(recent[4].at),
+        to: Some(recent[1].at),
+        limit: 100,
+        ..crate::TimeWindow::default()
+    };
+    let windowed = store
+        .transactions_page(&cid("C1"), &window)
+        .await
+        .expect("window");
+    let ids: Vec<&str> = windowed.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, vec!["TX028", "TX027", "TX026"], "[from, to)");
     let counts = store.counts().await.expect("counts");
     assert_eq!(counts.transactions, 31);
     assert_eq!(counts.customers, 5);

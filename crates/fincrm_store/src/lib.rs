@@ -16,6 +16,7 @@ mod error;
 pub mod pii;
 pub mod rows;
 pub mod search;
+pub mod sql;
 pub mod tables;
 
 pub use audit::{AuditStore, NewAuditEntry};
@@ -116,6 +117,19 @@ pub struct TableCounts {
     pub import_batches: i64,
 }
 
+/// A time-ordered page: `[from, to)` and the keyset position to continue before.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// Not before this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Strictly before this `(instant, key)`: the last row of the previous page.
+    pub before: Option<(DateTime<Utc>, String)>,
+    /// At most this many rows.
+    pub limit: i64,
+}
+
 /// Which customers a caller may see: the data scope below every customer read (SECURITY.md §0.1,
 /// Dataverse-style access levels). The service layer maps a principal's role to a scope
 /// (`fincrm_service::customers::ROLE_SCOPES`); the store applies it in the query itself, so a
@@ -148,6 +162,14 @@ pub trait Store: Send + Sync {
     /// they are, so writing the same batch twice changes nothing. Returns the rows written.
     async fn write(&self, marker: Option<&BatchMarker>, batches: &[TableBatch])
     -> StoreResult<u64>;
+
+    /// Writes `batches` and appends the audit `entries` in one transaction: both land or
+    /// neither does (every change made through the API).
+    async fn write_audited(
+        &self,
+        batches: &[TableBatch],
+        entries: &[NewAuditEntry],
+    ) -> StoreResult<u64>;
 
     /// The batch numbers of `source` already committed.
     async fn committed_batches(&self, source: &str) -> StoreResult<HashSet<i64>>;
@@ -265,6 +287,25 @@ pub trait Store: Send + Sync {
         id: &CustomerId,
         limit: i64,
     ) -> StoreResult<Vec<analytics::ScoreRow>>;
+
+    /// A page of a customer's transactions, newest first: posted in `[from, to)` when given,
+    /// and before the `(posted_at, transaction_id)` position `before` (keyset pagination).
+    async fn transactions_page(
+        &self,
+        id: &CustomerId,
+        window: &TimeWindow,
+    ) -> StoreResult<Vec<Transaction>>;
+
+    /// A page of a customer's interactions, newest first, as [`Self::transactions_page`].
+    async fn interactions_page(
+        &self,
+        id: &CustomerId,
+        window: &TimeWindow,
+    ) -> StoreResult<Vec<Interaction>>;
+
+    /// Every consent record of a customer, newest first (the latest per purpose and channel is
+    /// in force).
+    async fn consents_of(&self, id: &CustomerId) -> StoreResult<Vec<fincrm_domain::Consent>>;
 
     /// Customers inside `scope` matching `query`, in customer-number order, at most
     /// `query.limit` (the name index of [`search`], kept by every customer write).

@@ -288,3 +288,38 @@ impl TryFrom<InteractionRow> for Interaction {
         })
     }
 }
+
+/// The column list of [`ConsentRow`].
+pub const CONSENT_COLUMNS: &str = "customer_id, purpose, channel, recorded_at, granted";
+
+/// A stored consent record.
+#[derive(Debug, sqlx::FromRow)]
+#[expect(
+    missing_docs,
+    reason = "fields mirror the columns documented in the migrations"
+)]
+pub struct ConsentRow {
+    pub customer_id: String,
+    pub purpose: String,
+    pub channel: String,
+    pub recorded_at: DateTime<Utc>,
+    pub granted: i64,
+}
+
+impl TryFrom<ConsentRow> for fincrm_domain::Consent {
+    type Error = StoreError;
+
+    fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
+        Ok(fincrm_domain::Consent {
+            customer_id: CustomerId::parse(&r.customer_id)?,
+            purpose: fincrm_domain::ConsentPurpose::parse(&r.purpose)?,
+            channel: if r.channel == "all" {
+                None
+            } else {
+                Some(Channel::parse(&r.channel)?)
+            },
+            granted: r.granted != 0,
+            at: r.recorded_at,
+        })
+    }
+}

@@ -24,6 +24,7 @@
 
 use crate::StoreResult;
 use crate::error::StoreError;
+use crate::sql::{Dialect, SqlArg};
 use crate::tables::{ColumnData, OnConflict, TableBatch, TableSpec};
 use pinyin::{ToPinyin, ToPinyinMulti};
 use std::collections::BTreeSet;
@@ -223,24 +224,6 @@ pub fn search_batch(batch: &TableBatch) -> StoreResult<Option<(Vec<String>, Tabl
     Ok(Some((customers, index_batch(rows))))
 }
 
-/// The SQL dialect of [`find_customers_sql`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `?` placeholders; `CROSS JOIN` fixes the join order.
-    Sqlite,
-    /// `$n` placeholders.
-    Postgres,
-}
-
-/// A bound value of [`find_customers_sql`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqlArg {
-    /// Text.
-    Text(String),
-    /// An integer.
-    Int(i64),
-}
-
 /// What a customer list or name search asks for; the caller's scope is passed beside it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerQuery {
@@ -274,13 +257,7 @@ pub fn find_customers_sql(
     query: &CustomerQuery,
 ) -> (String, Vec<SqlArg>) {
     let mut args: Vec<SqlArg> = Vec::new();
-    let mut p = |arg: SqlArg| {
-        args.push(arg);
-        match dialect {
-            Dialect::Sqlite => "?".to_owned(),
-            Dialect::Postgres => format!("${}", args.len()),
-        }
-    };
+    let mut p = |arg: SqlArg| crate::sql::push(dialect, &mut args, arg);
     let mut prefix = String::new();
     let mut conds: Vec<String> = Vec::new();
     let (from, key) = match scope {

@@ -14,13 +14,13 @@ use chrono::Utc;
 use fincrm_crypto::Keyring;
 use fincrm_domain::{Customer, CustomerId, Holding, HoldingId, Interaction, Transaction};
 use fincrm_store::rows::{
-    CUSTOMER_COLUMNS, CustomerRow, HOLDING_COLUMNS, HoldingRow, INTERACTION_COLUMNS,
-    InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
+    CONSENT_COLUMNS, CUSTOMER_COLUMNS, ConsentRow, CustomerRow, HOLDING_COLUMNS, HoldingRow,
+    INTERACTION_COLUMNS, InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
 };
-use fincrm_store::search::{Dialect, SqlArg};
+use fincrm_store::sql::{Dialect, SqlArg};
 use fincrm_store::{
     Backend, BatchMarker, ColumnData, CustomerQuery, CustomerScope, DuplicateCandidate,
-    ImportRunRecord, OnConflict, Store, StoreResult, TableBatch, TableCounts,
+    ImportRunRecord, OnConflict, Store, StoreResult, TableBatch, TableCounts, TimeWindow,
 };
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -240,6 +240,64 @@ fn json_keys(ids: &[&str]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// The body of `write`, inside the caller's transaction: each batch, its search-index rows,
+/// and the import marker.
+async fn write_in(
+    tx: &mut sqlx::SqliteConnection,
+    keyring: Option<&fincrm_crypto::Keyring>,
+    marker: Option<&BatchMarker>,
+    batches: &[TableBatch],
+) -> StoreResult<u64> {
+    let search = batches
+        .iter()
+        .map(fincrm_store::search::search_batch)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let batches = fincrm_store::pii::seal_batches(keyring, batches)?;
+    let mut written = 0;
+    for (batch, search) in batches.into_iter().zip(search) {
+        if batch.spec.on_conflict == OnConflict::Update {
+            // A sealed batch is a copy already; `into_owned` copies the others.
+            let mut deduped = batch.into_owned();
+            deduped.keep_last_per_key();
+            written += insert_batch(&mut *tx, &deduped).await?;
+        } else {
+            written += insert_batch(&mut *tx, &batch).await?;
+        }
+        if let Some((customers, terms)) = search {
+            replace_search_terms(&mut *tx, &customers, &terms).await?;
+        }
+    }
+    if let Some(m) = marker {
+        sqlx::query(
+            "INSERT INTO import_batch (source, batch_no, records, loaded, committed_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, batch_no) DO NOTHING",
+        )
+        .bind(&m.source)
+        .bind(m.batch_no)
+        .bind(m.records)
+        .bind(m.loaded)
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(written)
+}
+
+/// Binds the arguments of a shared statement ([`fincrm_store::sql`]) in order.
+fn bind_all<'q, O>(
+    mut q: sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments>,
+    args: Vec<SqlArg>,
+) -> sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments> {
+    for arg in args {
+        q = match arg {
+            SqlArg::Text(t) => q.bind(t),
+            SqlArg::Int(i) => q.bind(i),
+            SqlArg::Time(t) => q.bind(t),
+        };
+    }
+    q
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
@@ -259,39 +317,21 @@ impl Store for SqliteStore {
         marker: Option<&BatchMarker>,
         batches: &[TableBatch],
     ) -> StoreResult<u64> {
-        let search = batches
-            .iter()
-            .map(fincrm_store::search::search_batch)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let batches = fincrm_store::pii::seal_batches(self.keyring.as_deref(), batches)?;
-        let mut tx = self.writer.begin().await?;
-        let mut written = 0;
-        for (batch, search) in batches.into_iter().zip(search) {
-            if batch.spec.on_conflict == OnConflict::Update {
-                // A sealed batch is a copy already; `into_owned` copies the others.
-                let mut deduped = batch.into_owned();
-                deduped.keep_last_per_key();
-                written += insert_batch(&mut tx, &deduped).await?;
-            } else {
-                written += insert_batch(&mut tx, &batch).await?;
-            }
-            if let Some((customers, terms)) = search {
-                replace_search_terms(&mut tx, &customers, &terms).await?;
-            }
-        }
-        if let Some(m) = marker {
-            sqlx::query(
-                "INSERT INTO import_batch (source, batch_no, records, loaded, committed_at) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, batch_no) DO NOTHING",
-            )
-            .bind(&m.source)
-            .bind(m.batch_no)
-            .bind(m.records)
-            .bind(m.loaded)
-            .bind(Utc::now())
-            .execute(&mut *tx)
-            .await?;
-        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let written = write_in(&mut tx, self.keyring.as_deref(), marker, batches).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn write_audited(
+        &self,
+        batches: &[TableBatch],
+        entries: &[fincrm_store::NewAuditEntry],
+    ) -> StoreResult<u64> {
+        fincrm_store::audit::check_entries(entries)?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let written = write_in(&mut tx, self.keyring.as_deref(), None, batches).await?;
+        audit::append_in(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(written)
     }
@@ -465,6 +505,58 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    async fn transactions_page(
+        &self,
+        id: &CustomerId,
+        window: &TimeWindow,
+    ) -> StoreResult<Vec<Transaction>> {
+        let (sql, args) = fincrm_store::sql::time_page_sql(
+            Dialect::Sqlite,
+            TRANSACTION_COLUMNS,
+            "bank_transaction",
+            ("posted_at", "transaction_id"),
+            id.as_str(),
+            window,
+        );
+        let rows: Vec<TransactionRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(Transaction::try_from).collect()
+    }
+
+    async fn interactions_page(
+        &self,
+        id: &CustomerId,
+        window: &TimeWindow,
+    ) -> StoreResult<Vec<Interaction>> {
+        let (sql, args) = fincrm_store::sql::time_page_sql(
+            Dialect::Sqlite,
+            INTERACTION_COLUMNS,
+            "interaction",
+            ("occurred_at", "interaction_id"),
+            id.as_str(),
+            window,
+        );
+        let rows: Vec<InteractionRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(Interaction::try_from).collect()
+    }
+
+    async fn consents_of(&self, id: &CustomerId) -> StoreResult<Vec<fincrm_domain::Consent>> {
+        let sql = format!(
+            "SELECT {CONSENT_COLUMNS} FROM consent WHERE customer_id = ? \
+             ORDER BY recorded_at DESC, purpose, channel"
+        );
+        let rows: Vec<ConsentRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(fincrm_domain::Consent::try_from)
+            .collect()
+    }
+
     async fn find_customers(
         &self,
         scope: &CustomerScope,
@@ -476,14 +568,8 @@ impl Store for SqliteStore {
             scope,
             query,
         );
-        let mut q = sqlx::query_as::<_, CustomerRow>(AssertSqlSafe(sql));
-        for arg in args {
-            q = match arg {
-                SqlArg::Text(t) => q.bind(t),
-                SqlArg::Int(i) => q.bind(i),
-            };
-        }
-        q.fetch_all(&self.reader)
+        bind_all(sqlx::query_as::<_, CustomerRow>(AssertSqlSafe(sql)), args)
+            .fetch_all(&self.reader)
             .await?
             .into_iter()
             .map(|r| r.into_customer(self.keyring.as_deref()))
