@@ -24,11 +24,27 @@ pub const COOKIE_SCHEME: &str = "cookie";
         handlers::get_customer,
         handlers::get_customer_360,
         handlers::reveal_customer,
+        handlers::admin::change_password,
+        handlers::changes::search_customers,
+        handlers::changes::create_customer,
+        handlers::changes::update_customer,
+        handlers::activity::list_holdings,
+        handlers::activity::list_transactions,
+        handlers::activity::list_interactions,
+        handlers::activity::log_interaction,
+        handlers::activity::list_consents,
+        handlers::activity::record_consent,
+        handlers::admin::list_tokens,
+        handlers::admin::create_token,
+        handlers::admin::revoke_token,
+        handlers::admin::list_branches,
     ),
     tags(
         (name = "system", description = "Health and version."),
         (name = "session", description = "Logging in and out."),
-        (name = "customers", description = "Masked customer views and audited reveals."),
+        (name = "customers", description = "Customer search, masked views, audited reveals and changes, holdings, transactions, interactions, consents."),
+        (name = "tokens", description = "The caller's API tokens."),
+        (name = "organisation", description = "The branch tree."),
     )
 )]
 struct ApiDoc;

@@ -118,6 +118,90 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Authenticated,
         handler: |m| on(m, handlers::reveal_customer),
     },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/session/password",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::change_password),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/customers",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::changes::search_customers),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/customers",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::changes::create_customer),
+    },
+    RouteSpec {
+        method: Method::PATCH,
+        path: "/api/v1/customers/{id}",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::changes::update_customer),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/customers/{id}/holdings",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::activity::list_holdings),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/customers/{id}/transactions",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::activity::list_transactions),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/customers/{id}/interactions",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::activity::list_interactions),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/customers/{id}/interactions",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::activity::log_interaction),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/customers/{id}/consents",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::activity::list_consents),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/customers/{id}/consents",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::activity::record_consent),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/tokens",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::list_tokens),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/tokens",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::create_token),
+    },
+    RouteSpec {
+        method: Method::DELETE,
+        path: "/api/v1/tokens/{id}",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::revoke_token),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/branches",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::list_branches),
+    },
 ];
 
 /// The whole HTTP surface, built from [`ROUTES`].

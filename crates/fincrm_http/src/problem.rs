@@ -63,6 +63,7 @@ fn slug(status: StatusCode) -> &'static str {
         405 => "method-not-allowed",
         408 => "timeout",
         413 => "payload-too-large",
+        409 => "conflict",
         415 => "unsupported-media-type",
         422 => "validation",
         503 => "unavailable",
@@ -165,6 +166,7 @@ impl From<CustomerError> for ApiError {
         match e {
             CustomerError::NotFound => Self::not_found(),
             CustomerError::Forbidden(why) => Self::forbidden(why),
+            CustomerError::Conflict(why) => Self::new(StatusCode::CONFLICT, why),
             CustomerError::Invalid(v) => Self::validation(vec![FieldError {
                 field: v.field.into_owned(),
                 message: v.reason.into_owned(),

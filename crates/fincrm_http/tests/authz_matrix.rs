@@ -10,7 +10,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::{IN_SCOPE, OUT_OF_SCOPE, PASSWORD, bank, user_of};
+use common::{IN_SCOPE, OTHER_PASSWORD, OUT_OF_SCOPE, PASSWORD, bank, user_of};
 use fincrm_domain::StaffRole;
 use fincrm_http::{Access, ROUTES, RouteSpec};
 
@@ -40,6 +40,16 @@ fn may_reveal(role: StaffRole) -> bool {
     )
 }
 
+fn may_write(role: StaffRole) -> bool {
+    matches!(
+        role,
+        StaffRole::Admin
+            | StaffRole::BranchManager
+            | StaffRole::RelationshipManager
+            | StaffRole::ServiceAgent
+    )
+}
+
 /// The status a request must get. Panics for a route it does not know.
 fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> StatusCode {
     let customer_read = |role: Option<StaffRole>| match role {
@@ -49,21 +59,67 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
     };
     match (route.method.as_str(), route.path) {
         ("GET", "/health" | "/version" | "/api/v1/openapi.json") => StatusCode::OK,
-        // Logging in with the role's own credentials; without a role, with wrong ones.
-        ("POST", "/api/v1/session") => match role {
+        // The session: with the role's credentials, or wrong ones without a role. The list
+        // routes are scoped, never refused.
+        ("POST", "/api/v1/session")
+        | ("GET", "/api/v1/customers" | "/api/v1/tokens" | "/api/v1/branches") => match role {
             Some(_) => StatusCode::OK,
             None => StatusCode::UNAUTHORIZED,
         },
-        ("DELETE", "/api/v1/session") => match role {
+        // Each role changes its password to another (in-scope pass) and back (out-of-scope).
+        ("DELETE", "/api/v1/session") | ("POST", "/api/v1/session/password") => match role {
             Some(_) => StatusCode::NO_CONTENT,
             None => StatusCode::UNAUTHORIZED,
         },
-        ("GET", "/api/v1/customers/{id}" | "/api/v1/customers/{id}/360") => customer_read(role),
+        (
+            "GET",
+            "/api/v1/customers/{id}"
+            | "/api/v1/customers/{id}/360"
+            | "/api/v1/customers/{id}/holdings"
+            | "/api/v1/customers/{id}/transactions"
+            | "/api/v1/customers/{id}/interactions"
+            | "/api/v1/customers/{id}/consents",
+        ) => customer_read(role),
         ("POST", "/api/v1/customers/{id}/reveal") => match role {
             None => StatusCode::UNAUTHORIZED,
             Some(r) if !sees(r, customer) => StatusCode::NOT_FOUND,
             Some(r) if may_reveal(r) => StatusCode::OK,
             Some(_) => StatusCode::FORBIDDEN,
+        },
+        // Creating a customer in the caller's own branch/book (in) or in B2 for another RM (out).
+        ("POST", "/api/v1/customers") => match role {
+            None => StatusCode::UNAUTHORIZED,
+            Some(StaffRole::Admin) => StatusCode::CREATED,
+            Some(StaffRole::BranchManager | StaffRole::RelationshipManager)
+                if customer == IN_SCOPE =>
+            {
+                StatusCode::CREATED
+            }
+            Some(_) => StatusCode::FORBIDDEN,
+        },
+        ("PATCH", "/api/v1/customers/{id}") => match role {
+            None => StatusCode::UNAUTHORIZED,
+            Some(r) if !sees(r, customer) => StatusCode::NOT_FOUND,
+            Some(r) if may_write(r) => StatusCode::OK,
+            Some(_) => StatusCode::FORBIDDEN,
+        },
+        ("POST", "/api/v1/customers/{id}/interactions" | "/api/v1/customers/{id}/consents") => {
+            match role {
+                None => StatusCode::UNAUTHORIZED,
+                Some(r) if !sees(r, customer) => StatusCode::NOT_FOUND,
+                Some(r) if may_write(r) => StatusCode::CREATED,
+                Some(_) => StatusCode::FORBIDDEN,
+            }
+        }
+        // Tokens are minted from sessions only; the matrix calls with tokens.
+        ("POST", "/api/v1/tokens") => match role {
+            None => StatusCode::UNAUTHORIZED,
+            Some(_) => StatusCode::FORBIDDEN,
+        },
+        // `{id}` is a customer number here: no token has it.
+        ("DELETE", "/api/v1/tokens/{id}") => match role {
+            None => StatusCode::UNAUTHORIZED,
+            Some(_) => StatusCode::NOT_FOUND,
         },
         (m, p) => panic!("no expectation for route {m} {p}: add it to the matrix"),
     }
@@ -91,6 +147,32 @@ fn request(
         ("POST", "/api/v1/customers/{id}/reveal") => Some(serde_json::json!({
             "field": "phone",
             "reason": "customer called to confirm the number",
+        })),
+        ("POST", "/api/v1/session/password") => Some(if customer == IN_SCOPE {
+            serde_json::json!({ "current": PASSWORD, "new": OTHER_PASSWORD })
+        } else {
+            serde_json::json!({ "current": OTHER_PASSWORD, "new": PASSWORD })
+        }),
+        ("POST", "/api/v1/customers") => {
+            let tag = role.map_or("anon", StaffRole::as_str);
+            Some(if customer == IN_SCOPE {
+                serde_json::json!({ "id": format!("N-{tag}-in"), "kind": "individual", "name": "新客户" })
+            } else {
+                serde_json::json!({
+                    "id": format!("N-{tag}-out"), "kind": "individual", "name": "新客户",
+                    "branch_id": "B2", "primary_rm": "u_elsewhere",
+                })
+            })
+        }
+        ("PATCH", "/api/v1/customers/{id}") => Some(serde_json::json!({ "tags": ["matrix"] })),
+        ("POST", "/api/v1/customers/{id}/interactions") => Some(serde_json::json!({
+            "channel": "phone", "kind": "回访", "content": "matrix call",
+        })),
+        ("POST", "/api/v1/customers/{id}/consents") => Some(serde_json::json!({
+            "purpose": "marketing", "granted": true,
+        })),
+        ("POST", "/api/v1/tokens") => Some(serde_json::json!({
+            "name": "matrix", "scopes": ["customers:read"], "days": 1,
         })),
         _ => None,
     };

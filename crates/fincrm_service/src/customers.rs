@@ -74,6 +74,9 @@ pub enum CustomerError {
     /// An invalid input, naming the field.
     #[error("{0}")]
     Invalid(fincrm_domain::ValidationError),
+    /// The change conflicts with what is stored (a number or document already in use).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -368,7 +371,7 @@ pub struct Revealed {
     pub value: Option<String>,
 }
 
-fn require_read(principal: &Principal) -> Result<CustomerScope, CustomerError> {
+pub(crate) fn require_read(principal: &Principal) -> Result<CustomerScope, CustomerError> {
     if matches!(
         principal.via,
         Via::Session {
@@ -388,7 +391,11 @@ fn require_read(principal: &Principal) -> Result<CustomerScope, CustomerError> {
     scope_of(principal).ok_or(CustomerError::NotFound)
 }
 
-async fn find(store: &dyn Store, caller: &Caller<'_>, id: &str) -> Result<Customer, CustomerError> {
+pub(crate) async fn find(
+    store: &dyn Store,
+    caller: &Caller<'_>,
+    id: &str,
+) -> Result<Customer, CustomerError> {
     let scope = require_read(caller.principal)?;
     // An id that cannot exist reads like a missing customer.
     let Ok(id) = CustomerId::parse(id) else {
@@ -400,7 +407,7 @@ async fn find(store: &dyn Store, caller: &Caller<'_>, id: &str) -> Result<Custom
         .ok_or(CustomerError::NotFound)
 }
 
-fn entry(caller: &Caller<'_>, action: &str, customer: &CustomerId) -> NewAuditEntry {
+pub(crate) fn entry(caller: &Caller<'_>, action: &str, customer: &CustomerId) -> NewAuditEntry {
     let mut e = NewAuditEntry::new(
         caller.now,
         caller.principal.user_id.as_str(),
@@ -416,7 +423,7 @@ fn entry(caller: &Caller<'_>, action: &str, customer: &CustomerId) -> NewAuditEn
 }
 
 /// The client address if it is fit for the audit trail.
-fn clean_addr(addr: Option<&str>) -> Option<&str> {
+pub(crate) fn clean_addr(addr: Option<&str>) -> Option<&str> {
     addr.filter(|a| !a.is_empty() && a.len() <= 100 && !a.chars().any(char::is_control))
 }
 
@@ -539,22 +546,22 @@ pub struct CustomerPage {
     pub next_cursor: Option<String>,
 }
 
-fn invalid(field: &'static str, message: &'static str) -> CustomerError {
+pub(crate) fn invalid(field: &'static str, message: &'static str) -> CustomerError {
     CustomerError::Invalid(fincrm_domain::ValidationError::new(field, message))
 }
 
-fn encode_cursor(after: &str) -> String {
+pub(crate) fn encode_cursor(after: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(after)
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, CustomerError> {
+pub(crate) fn decode_cursor(cursor: &str) -> Result<String, CustomerError> {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .filter(|s| CustomerId::parse(s).is_ok())
+        .filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
         .ok_or_else(|| invalid("cursor", "is not a cursor this API returned"))
 }
 

@@ -1,12 +1,15 @@
 //! fincrm's use cases: the one place the CLI, the HTTP API, the UI and the event consumer call.
 //!
 //! What belongs here: workflows that combine domain rules with storage (import from core
-//! banking, loading the demo bank; next: authorisation and data scope, audit, the customer 360).
+//! banking, loading the demo bank, authentication, the customer reads and changes with their
+//! data scope and audit records, analytics runs and their rules).
 //! What does not: SQL (the store adapters), HTTP and terminal presentation (the http and cli
 //! crates), pure rules and numerics (the domain and analytics crates).
 
+pub mod activity;
 pub mod analytics;
 pub mod auth;
+pub mod customer_changes;
 pub mod customers;
 pub mod demo;
 pub mod import;

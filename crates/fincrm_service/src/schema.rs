@@ -46,6 +46,11 @@ pub fn customer_status() -> Object {
     string_enum(CustomerStatus::ALL.iter().map(|s| s.as_str()), false)
 }
 
+/// An optional [`CustomerStatus`].
+pub fn customer_status_nullable() -> Object {
+    string_enum(CustomerStatus::ALL.iter().map(|s| s.as_str()), true)
+}
+
 /// [`ProductType`].
 pub fn product_type() -> Object {
     string_enum(ProductType::ALL.iter().map(|p| p.as_str()), false)
@@ -64,6 +69,21 @@ pub fn direction() -> Object {
 /// [`Channel`].
 pub fn channel() -> Object {
     string_enum(Channel::ALL.iter().map(|c| c.as_str()), false)
+}
+
+/// An optional [`Channel`] (`null`: every channel).
+pub fn channel_nullable() -> Object {
+    string_enum(Channel::ALL.iter().map(|c| c.as_str()), true)
+}
+
+/// [`fincrm_domain::ConsentPurpose`].
+pub fn consent_purpose() -> Object {
+    string_enum(
+        fincrm_domain::ConsentPurpose::ALL
+            .iter()
+            .map(|p| p.as_str()),
+        false,
+    )
 }
 
 /// An optional [`RiskTolerance`](fincrm_domain::RiskTolerance): `C1`–`C5` or `null`.

@@ -399,10 +399,22 @@ async fn customer_scope_follows_the_branch_tree_and_the_book(store: &dyn Store) 
     assert!(sees(book("SCOPE-CO"), "SC2").await, "coverage row");
     assert!(!sees(book("SCOPE-CO"), "SC1").await);
     assert!(!sees(book("SCOPE-RM1"), "SC-MISSING").await);
+    let tree = store.branches().await.expect("branches");
+    let b11 = tree
+        .iter()
+        .find(|b| b.id.as_str() == "SCOPE-B11")
+        .expect("written branch reads back");
+    assert_eq!(
+        b11.parent.as_ref().map(fincrm_domain::BranchId::as_str),
+        Some("SCOPE-B1")
+    );
+    assert_eq!(b11.level, BranchLevel::SubBranch);
+    assert!(tree.windows(2).all(|w| w[0].id.as_str() < w[1].id.as_str()));
 }
 
 /// `find_customers`: the name index (characters, pinyin, Latin), the scope, filters, keyset
 /// pages, and a renamed customer losing its old terms.
+#[expect(clippy::too_many_lines, reason = "one fixture, then its cases")]
 async fn customer_search_matches_names_within_scope_and_pages(store: &dyn Store) {
     use crate::search::query_terms;
     use crate::{CustomerQuery, CustomerScope};

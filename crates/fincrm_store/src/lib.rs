@@ -307,6 +307,9 @@ pub trait Store: Send + Sync {
     /// in force).
     async fn consents_of(&self, id: &CustomerId) -> StoreResult<Vec<fincrm_domain::Consent>>;
 
+    /// The organisation tree: every branch, by code.
+    async fn branches(&self) -> StoreResult<Vec<fincrm_domain::Branch>>;
+
     /// Customers inside `scope` matching `query`, in customer-number order, at most
     /// `query.limit` (the name index of [`search`], kept by every customer write).
     async fn find_customers(

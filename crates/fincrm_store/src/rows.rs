@@ -323,3 +323,32 @@ impl TryFrom<ConsentRow> for fincrm_domain::Consent {
         })
     }
 }
+
+/// The column list of [`BranchRow`].
+pub const BRANCH_COLUMNS: &str = "branch_id, name, parent_id, level";
+
+/// A stored branch.
+#[derive(Debug, sqlx::FromRow)]
+#[expect(
+    missing_docs,
+    reason = "fields mirror the columns documented in the migrations"
+)]
+pub struct BranchRow {
+    pub branch_id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub level: String,
+}
+
+impl TryFrom<BranchRow> for fincrm_domain::Branch {
+    type Error = StoreError;
+
+    fn try_from(r: BranchRow) -> Result<Self, StoreError> {
+        Ok(fincrm_domain::Branch {
+            id: fincrm_domain::BranchId::parse(&r.branch_id)?,
+            name: r.name,
+            parent: opt(r.parent_id.as_deref(), fincrm_domain::BranchId::parse)?,
+            level: fincrm_domain::BranchLevel::parse(&r.level)?,
+        })
+    }
+}

@@ -14,8 +14,9 @@ use chrono::Utc;
 use fincrm_crypto::Keyring;
 use fincrm_domain::{Customer, CustomerId, Holding, HoldingId, Interaction, Transaction};
 use fincrm_store::rows::{
-    CONSENT_COLUMNS, CUSTOMER_COLUMNS, ConsentRow, CustomerRow, HOLDING_COLUMNS, HoldingRow,
-    INTERACTION_COLUMNS, InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
+    BRANCH_COLUMNS, BranchRow, CONSENT_COLUMNS, CUSTOMER_COLUMNS, ConsentRow, CustomerRow,
+    HOLDING_COLUMNS, HoldingRow, INTERACTION_COLUMNS, InteractionRow, TRANSACTION_COLUMNS,
+    TransactionRow,
 };
 use fincrm_store::sql::{Dialect, SqlArg};
 use fincrm_store::{
@@ -284,10 +285,10 @@ async fn write_in(
 }
 
 /// Binds the arguments of a shared statement ([`fincrm_store::sql`]) in order.
-fn bind_all<'q, O>(
-    mut q: sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments>,
+fn bind_all<O>(
+    mut q: sqlx::query::QueryAs<'_, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments>,
     args: Vec<SqlArg>,
-) -> sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments> {
+) -> sqlx::query::QueryAs<'_, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments> {
     for arg in args {
         q = match arg {
             SqlArg::Text(t) => q.bind(t),
@@ -554,6 +555,16 @@ impl Store for SqliteStore {
             .await?;
         rows.into_iter()
             .map(fincrm_domain::Consent::try_from)
+            .collect()
+    }
+
+    async fn branches(&self) -> StoreResult<Vec<fincrm_domain::Branch>> {
+        let sql = format!("SELECT {BRANCH_COLUMNS} FROM branch ORDER BY branch_id");
+        let rows: Vec<BranchRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(fincrm_domain::Branch::try_from)
             .collect()
     }
 

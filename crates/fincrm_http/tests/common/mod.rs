@@ -25,6 +25,8 @@ use std::sync::Arc;
 use tower::ServiceExt as _;
 
 pub const PASSWORD: &str = "Matrix-Pass-2026!";
+/// What the matrix changes the password to, and back from.
+pub const OTHER_PASSWORD: &str = "Matrix-Other-2026?";
 pub const IN_SCOPE: &str = "CA";
 pub const OUT_OF_SCOPE: &str = "CB";
 pub const CA_ID_NUMBER: &str = "500103195701208679";
@@ -152,7 +154,7 @@ pub async fn bank() -> Bank {
             .create_api_token(
                 &user,
                 "matrix",
-                &[Scope::CustomersRead],
+                &[Scope::CustomersRead, Scope::CustomersWrite],
                 Duration::days(30),
                 "test",
                 None,

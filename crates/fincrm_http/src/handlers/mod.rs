@@ -1,4 +1,10 @@
-//! The handlers of [`crate::ROUTES`]: thin over `fincrm_service`.
+//! The handlers of [`crate::ROUTES`]: thin over `fincrm_service`. System, session and customer
+//! reads here; a customer's activity in [`activity`], changes in [`changes`], administration in
+//! [`admin`].
+
+pub mod activity;
+pub mod admin;
+pub mod changes;
 
 use crate::AppState;
 use crate::authn::{Authenticated, ClientAddr, SESSION_COOKIE, came_over_tls, cookie};
@@ -251,7 +257,7 @@ pub async fn logout(
 }
 
 /// The service's view of a request: who, from where, and when (now).
-fn caller<'a>(
+pub(crate) fn caller<'a>(
     principal: &'a fincrm_service::auth::Principal,
     client_addr: Option<&'a str>,
 ) -> Caller<'a> {
@@ -364,7 +370,7 @@ pub async fn reveal_customer(
 }
 
 /// Responses carrying personal information must not be cached anywhere.
-fn no_store(body: impl IntoResponse) -> Response {
+pub(crate) fn no_store(body: impl IntoResponse) -> Response {
     let mut res = body.into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
