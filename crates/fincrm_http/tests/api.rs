@@ -9,48 +9,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::{
     Bank, CA_ACCOUNT, CA_ADDRESS, CA_EMAIL, CA_ID_NUMBER, CA_PHONE, IN_SCOPE, OUT_OF_SCOPE,
-    PASSWORD, bank, json, text, user_of,
+    PASSWORD, assert_problem, bank, get, json, post_json, text, user_of,
 };
 use fincrm_domain::StaffRole;
 use fincrm_store::AuditStore as _;
 
-fn get(path: &str, token: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap()
-}
-
-fn post_json(path: &str, token: Option<&str>, body: impl Into<Body>) -> Request<Body> {
-    let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    req.body(body.into()).unwrap()
-}
-
 fn rm(bank: &Bank) -> &str {
     &bank.tokens[&StaffRole::RelationshipManager]
-}
-
-async fn assert_problem(bank: &Bank, req: Request<Body>, status: StatusCode) -> serde_json::Value {
-    let res = bank.send(req).await;
-    assert_eq!(res.status(), status);
-    assert_eq!(
-        res.headers()[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    let body = json(res).await;
-    assert_eq!(body["status"], status.as_u16());
-    assert!(
-        body["type"]
-            .as_str()
-            .unwrap()
-            .starts_with("urn:fincrm:problem:")
-    );
-    assert!(body["title"].is_string());
-    assert!(body["detail"].is_string());
-    body
 }
 
 #[tokio::test]

@@ -565,12 +565,21 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<String, CustomerError> {
         .ok_or_else(|| invalid("cursor", "is not a cursor this API returned"))
 }
 
-/// Which personal-information field a query was an exact lookup on.
+/// Which personal-information field a query is an exact lookup on: a mobile number, a resident
+/// ID or credit code, or a passport number — which needs letters and digits both, so that a
+/// name in pinyin (`guodonglan`) or a number of another kind is not taken for one.
 fn pi_lookup_kind(q: &str) -> Option<&'static str> {
-    if fincrm_store::pii::normalise_id_number(q).is_some() {
-        Some("id_number")
-    } else if fincrm_store::pii::normalise_phone(q).is_some() {
+    use fincrm_domain::{ResidentId, UnifiedSocialCreditCode};
+    let passport_like = q.bytes().any(|b| b.is_ascii_digit())
+        && q.bytes().any(|b| b.is_ascii_alphabetic())
+        && fincrm_domain::PassportNumber::parse(q).is_ok();
+    if fincrm_store::pii::normalise_phone(q).is_some() {
         Some("phone")
+    } else if ResidentId::parse(q).is_ok()
+        || UnifiedSocialCreditCode::parse(q).is_ok()
+        || passport_like
+    {
+        Some("id_number")
     } else {
         None
     }
@@ -677,6 +686,7 @@ async fn exact_matches(
     let Some(by) = pi_lookup_kind(q) else {
         return Ok(None);
     };
+
     let ids = if by == "id_number" {
         store.customers_by_id_number(q).await?
     } else {

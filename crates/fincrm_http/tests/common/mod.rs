@@ -8,7 +8,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, Response};
+use axum::http::{Request, Response, StatusCode, header};
 use chrono::{Duration, TimeZone as _, Utc};
 use fincrm_domain::{
     Branch, BranchLevel, Coverage, CoverageRole, Currency, Customer, Direction, Holding,
@@ -197,4 +197,55 @@ pub async fn json(res: Response<Body>) -> serde_json::Value {
 pub async fn text(res: Response<Body>) -> String {
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// A `GET` with a bearer token.
+pub fn get(path: &str, token: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A JSON `POST`, with a bearer token when given.
+pub fn post_json(path: &str, token: Option<&str>, body: impl Into<Body>) -> Request<Body> {
+    let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    req.body(body.into()).unwrap()
+}
+
+/// Sends `req`, checks it is a problem+json of `status`, and returns the problem.
+pub async fn assert_problem(
+    bank: &Bank,
+    req: Request<Body>,
+    status: StatusCode,
+) -> serde_json::Value {
+    let res = bank.send(req).await;
+    assert_eq!(res.status(), status);
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let body = json(res).await;
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:fincrm:problem:")
+    );
+    assert!(body["title"].is_string());
+    assert!(body["detail"].is_string());
+    body
+}
+
+/// A JSON `PATCH` with a bearer token.
+pub fn patch_json(path: &str, token: &str, body: &serde_json::Value) -> Request<Body> {
+    Request::patch(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(body.to_string()))
+        .unwrap()
 }

@@ -1,0 +1,810 @@
+//! Customer search, create and update, activity pages, contacts, consents, tokens and the
+//! password change, end to end over a temporary SQLite store.
+
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{Duration, TimeZone as _, Utc};
+use common::{
+    Bank, CA_ID_NUMBER, CA_PHONE, IN_SCOPE, OUT_OF_SCOPE, PASSWORD, assert_problem, bank, get,
+    json, patch_json, post_json, text, user_of,
+};
+use fincrm_domain::{Channel, ConsentPurpose, Currency, Direction, Money, StaffRole, Transaction};
+use fincrm_store::{AuditStore as _, Store as _, tables};
+
+const NEW_ID_NUMBER: &str = "110105198503151230";
+
+fn token(bank: &Bank, role: StaffRole) -> &str {
+    &bank.tokens[&role]
+}
+
+async fn ids(bank: &Bank, path: &str, role: StaffRole) -> (Vec<String>, Option<String>) {
+    let res = bank.send(get(path, token(bank, role))).await;
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let v = json(res).await;
+    let ids = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    (ids, v["next_cursor"].as_str().map(str::to_owned))
+}
+
+async fn audit_actions(bank: &Bank) -> Vec<(String, Option<String>, Option<String>)> {
+    bank.store
+        .records(1, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.entry.action, r.entry.before_json, r.entry.after_json))
+        .collect()
+}
+
+fn q(s: &str) -> String {
+    url_encode(s)
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn search_finds_names_in_characters_and_pinyin_within_scope() {
+    let bank = bank().await;
+    let admin = StaffRole::Admin;
+    let rm = StaffRole::RelationshipManager;
+    for query in [
+        "郭东兰",
+        "东兰",
+        "郭",
+        "guodonglan",
+        "GDL",
+        "donglan",
+        "guo",
+    ] {
+        let (found, _) = ids(&bank, &format!("/api/v1/customers?q={}", q(query)), admin).await;
+        assert_eq!(found, [IN_SCOPE], "{query}");
+    }
+    let path = format!("/api/v1/customers?q={}", q("王小明"));
+    assert_eq!(ids(&bank, &path, admin).await.0, [OUT_OF_SCOPE]);
+    assert!(
+        ids(&bank, &path, rm).await.0.is_empty(),
+        "outside the RM's book: not found, not refused"
+    );
+    let (found, _) = ids(&bank, &format!("/api/v1/customers?q={IN_SCOPE}"), rm).await;
+    assert_eq!(found, [IN_SCOPE], "by customer number");
+}
+
+#[tokio::test]
+async fn a_search_by_id_number_or_phone_is_audited_without_the_value() {
+    let bank = bank().await;
+    let rm = StaffRole::RelationshipManager;
+    let (found, _) = ids(&bank, &format!("/api/v1/customers?q={CA_ID_NUMBER}"), rm).await;
+    assert_eq!(found, [IN_SCOPE]);
+    let (found, _) = ids(&bank, &format!("/api/v1/customers?q={CA_PHONE}"), rm).await;
+    assert_eq!(found, [IN_SCOPE]);
+    let (found, _) = ids(&bank, "/api/v1/customers?q=13912345678", rm).await;
+    assert!(found.is_empty(), "CB's phone, outside the book");
+    let searches: Vec<_> = bank
+        .store
+        .records(1, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.action == "customer.search")
+        .collect();
+    assert_eq!(
+        searches.len(),
+        3,
+        "found or not, every PI lookup is recorded"
+    );
+    assert_eq!(searches[0].entry.customer_id.as_deref(), Some(IN_SCOPE));
+    assert!(
+        searches[0]
+            .entry
+            .after_json
+            .as_deref()
+            .unwrap()
+            .contains("id_number")
+    );
+    assert!(
+        searches[1]
+            .entry
+            .after_json
+            .as_deref()
+            .unwrap()
+            .contains("phone")
+    );
+    assert!(
+        searches[2]
+            .entry
+            .after_json
+            .as_deref()
+            .unwrap()
+            .contains(r#""found":0"#)
+    );
+    for r in &searches {
+        let row = format!("{r:?}");
+        assert!(
+            !row.contains(CA_ID_NUMBER) && !row.contains(CA_PHONE) && !row.contains("13912345678")
+        );
+    }
+}
+
+#[tokio::test]
+async fn lists_page_with_cursors_and_filters() {
+    let bank = bank().await;
+    let admin = StaffRole::Admin;
+    let (page1, cursor) = ids(&bank, "/api/v1/customers?limit=1", admin).await;
+    assert_eq!(page1, [IN_SCOPE]);
+    let cursor = cursor.expect("more to come");
+    let (page2, end) = ids(
+        &bank,
+        &format!("/api/v1/customers?limit=1&cursor={cursor}"),
+        admin,
+    )
+    .await;
+    assert_eq!(page2, [OUT_OF_SCOPE]);
+    assert_eq!(end, None);
+    let (b2, _) = ids(&bank, "/api/v1/customers?branch_id=B2", admin).await;
+    assert_eq!(b2, [OUT_OF_SCOPE]);
+    let (rm_book, _) = ids(&bank, "/api/v1/customers", StaffRole::RelationshipManager).await;
+    assert_eq!(rm_book, [IN_SCOPE]);
+    let t = token(&bank, admin);
+    for (path, field) in [
+        ("/api/v1/customers?limit=0", "limit"),
+        ("/api/v1/customers?limit=101", "limit"),
+        ("/api/v1/customers?cursor=!!!", "cursor"),
+        ("/api/v1/customers?kind=alien", "kind"),
+        ("/api/v1/customers?status=asleep", "status"),
+        ("/api/v1/customers?q=%20%2D%2D%20", "q"),
+    ] {
+        let p = assert_problem(&bank, get(path, t), StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["errors"][0]["field"], field, "{path}: {p}");
+    }
+    let p = assert_problem(
+        &bank,
+        get("/api/v1/customers?colour=red", t),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("colour"), "{p}");
+    let p = assert_problem(
+        &bank,
+        get("/api/v1/customers?limit=99999999999999999999999", t),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("limit"), "{p}");
+}
+
+#[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one story: create, find, refuse each bad field"
+)]
+async fn creating_a_customer_validates_indexes_and_audits_it() {
+    let bank = bank().await;
+    let rm = token(&bank, StaffRole::RelationshipManager);
+    let body = serde_json::json!({
+        "kind": "individual", "name": "欧阳娜娜", "id_type": "resident_id",
+        "id_number": NEW_ID_NUMBER, "phone": "+86 138-0013-8000", "email": "nana@example.com",
+        "tags": ["新客", "新客", "代发"],
+    });
+    let res = bank
+        .send(post_json("/api/v1/customers", Some(rm), body.to_string()))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let created = json(res).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with('P'), "{id}");
+    assert_eq!(location, format!("/api/v1/customers/{id}"));
+    assert_eq!(created["phone"], "138****8000");
+    assert_eq!(created["status"], "prospect");
+    assert_eq!(created["branch_id"], "B1-1", "the RM's branch");
+    assert_eq!(
+        created["primary_rm"],
+        user_of(StaffRole::RelationshipManager)
+    );
+    assert_eq!(created["tags"], serde_json::json!(["新客", "代发"]));
+    let (found, _) = ids(
+        &bank,
+        "/api/v1/customers?q=ouyangnana",
+        StaffRole::RelationshipManager,
+    )
+    .await;
+    assert_eq!(found, std::slice::from_ref(&id), "searchable at once");
+    let (_, _, after) = audit_actions(&bank)
+        .await
+        .into_iter()
+        .find(|(a, _, _)| a == "customer.create")
+        .unwrap();
+    let after = after.unwrap();
+    assert!(
+        !after.contains(NEW_ID_NUMBER) && !after.contains("13800138000"),
+        "{after}"
+    );
+
+    let again = serde_json::json!({ "kind": "individual", "name": "另一个", "id_type": "resident_id", "id_number": NEW_ID_NUMBER });
+    let p = assert_problem(
+        &bank,
+        post_json("/api/v1/customers", Some(rm), again.to_string()),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("ID document"), "{p}");
+    let same_number = serde_json::json!({ "id": IN_SCOPE, "kind": "individual", "name": "重号" });
+    assert_problem(
+        &bank,
+        post_json("/api/v1/customers", Some(rm), same_number.to_string()),
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    for (body, field) in [
+        (
+            serde_json::json!({ "kind": "individual", "name": "" }),
+            "name",
+        ),
+        (serde_json::json!({ "kind": "alien", "name": "甲" }), "kind"),
+        (
+            serde_json::json!({ "kind": "individual", "name": "甲", "phone": "12345" }),
+            "phone",
+        ),
+        (
+            serde_json::json!({ "kind": "individual", "name": "甲", "email": "not-mail" }),
+            "email",
+        ),
+        (
+            serde_json::json!({ "kind": "individual", "name": "甲", "id_type": "resident_id", "id_number": "110105198503151231" }),
+            "id_number",
+        ),
+        (
+            serde_json::json!({ "kind": "individual", "name": "甲", "id_number": NEW_ID_NUMBER }),
+            "id_type",
+        ),
+        (
+            serde_json::json!({ "kind": "individual", "name": "甲", "risk_tolerance": "C9" }),
+            "risk_tolerance",
+        ),
+        (
+            serde_json::json!({ "kind": "individual", "name": "甲", "tags": ["x".repeat(31)] }),
+            "tags",
+        ),
+        (
+            serde_json::json!({ "kind": "individual", "name": "甲", "address": "路\u{0}" }),
+            "address",
+        ),
+        (
+            serde_json::json!({ "kind": "individual", "name": "甲".repeat(201) }),
+            "name",
+        ),
+    ] {
+        let p = assert_problem(
+            &bank,
+            post_json("/api/v1/customers", Some(rm), body.to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], field, "{body}: {p}");
+    }
+    let p = assert_problem(
+        &bank,
+        post_json(
+            "/api/v1/customers",
+            Some(rm),
+            r#"{"kind":"individual","name":"甲","shoe_size":42}"#,
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("shoe_size"), "{p}");
+    let (all, _) = ids(&bank, "/api/v1/customers", StaffRole::Admin).await;
+    assert_eq!(
+        all.len(),
+        3,
+        "nothing written by a refused request: {all:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_update_is_audited_with_masked_before_and_after_and_stays_in_scope() {
+    let bank = bank().await;
+    let rm = token(&bank, StaffRole::RelationshipManager);
+    let path = format!("/api/v1/customers/{IN_SCOPE}");
+    let res = bank
+        .send(patch_json(
+            &path,
+            rm,
+            &serde_json::json!({ "phone": "13800138000", "risk_tolerance": "C4", "name": "郭冬兰" }),
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v = json(res).await;
+    assert_eq!(v["phone"], "138****8000");
+    assert_eq!(v["risk_tolerance"], "C4");
+    let (_, before, after) = audit_actions(&bank)
+        .await
+        .into_iter()
+        .find(|(a, _, _)| a == "customer.update")
+        .unwrap();
+    let (before, after) = (before.unwrap(), after.unwrap());
+    assert!(
+        before.contains("132****8287") && after.contains("138****8000"),
+        "{before} {after}"
+    );
+    assert!(!before.contains(CA_PHONE) && !after.contains("13800138000"));
+    let (found, _) = ids(
+        &bank,
+        &format!("/api/v1/customers?q={}", q("郭冬兰")),
+        StaffRole::Admin,
+    )
+    .await;
+    assert_eq!(found, [IN_SCOPE], "renamed: the index follows");
+    assert!(
+        ids(
+            &bank,
+            &format!("/api/v1/customers?q={}", q("郭东兰")),
+            StaffRole::Admin
+        )
+        .await
+        .0
+        .is_empty()
+    );
+
+    let p = assert_problem(
+        &bank,
+        patch_json(
+            &path,
+            rm,
+            &serde_json::json!({ "primary_rm": "u_elsewhere" }),
+        ),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("scope"), "{p}");
+    let p = assert_problem(
+        &bank,
+        patch_json(&path, rm, &serde_json::json!({ "status": "merged" })),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "status");
+    assert_problem(
+        &bank,
+        patch_json(
+            &path,
+            rm,
+            &serde_json::json!({ "id_number": NEW_ID_NUMBER }),
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_problem(
+        &bank,
+        patch_json(
+            &format!("/api/v1/customers/{OUT_OF_SCOPE}"),
+            rm,
+            &serde_json::json!({ "tags": [] }),
+        ),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let updates = audit_actions(&bank)
+        .await
+        .into_iter()
+        .filter(|(a, _, _)| a == "customer.update")
+        .count();
+    assert_eq!(updates, 1, "refused changes leave no record and no change");
+}
+
+#[tokio::test]
+async fn a_read_only_token_cannot_change_anything() {
+    let bank = bank().await;
+    let store: std::sync::Arc<dyn fincrm_store::AuthStore> =
+        std::sync::Arc::new(bank.store.clone());
+    let auth = fincrm_service::auth::Auth::new(store, fincrm_service::auth::AuthConfig::default());
+    let (read_only, _) = auth
+        .create_api_token(
+            &user_of(StaffRole::RelationshipManager),
+            "read only",
+            &[fincrm_service::auth::Scope::CustomersRead],
+            Duration::days(1),
+            "test",
+            None,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let p = assert_problem(
+        &bank,
+        patch_json(
+            &format!("/api/v1/customers/{IN_SCOPE}"),
+            &read_only,
+            &serde_json::json!({ "tags": ["x"] }),
+        ),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("customers:write"),
+        "{p}"
+    );
+}
+
+#[tokio::test]
+async fn transactions_page_newest_first_within_a_window() {
+    let bank = bank().await;
+    let txns: Vec<Transaction> = (1..=5)
+        .map(|day| Transaction {
+            id: format!("T2-{day}").parse().unwrap(),
+            customer_id: IN_SCOPE.parse().unwrap(),
+            holding_id: common::CA_ACCOUNT.parse().unwrap(),
+            at: Utc
+                .with_ymd_and_hms(2026, 2, day, 1, 0, 0)
+                .single()
+                .unwrap(),
+            amount: Money::new(100 * i64::from(day), Currency::Cny),
+            direction: Direction::Credit,
+            channel: None,
+            counterparty: None,
+            kind: None,
+            memo: None,
+        })
+        .collect();
+    bank.store
+        .write(None, &[tables::transactions(&txns)])
+        .await
+        .unwrap();
+    let rm = token(&bank, StaffRole::RelationshipManager);
+    let base = format!("/api/v1/customers/{IN_SCOPE}/transactions");
+    let page = json(bank.send(get(&format!("{base}?limit=2"), rm)).await).await;
+    let got: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["T2-5", "T2-4"]);
+    assert_eq!(page["items"][0]["account"], "************8538");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let page = json(
+        bank.send(get(&format!("{base}?limit=2&cursor={cursor}"), rm))
+            .await,
+    )
+    .await;
+    let got: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["T2-3", "T2-2"]);
+    let window = format!("{base}?from=2026-02-02T00:00:00Z&to=2026-02-04T00:00:00Z");
+    let page = json(bank.send(get(&window, rm)).await).await;
+    let got: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["T2-3", "T2-2"]);
+    assert!(page["next_cursor"].is_null());
+    for bad in [
+        "?from=yesterday",
+        "?from=2026-02-04T00:00:00Z&to=2026-02-02T00:00:00Z",
+        "?cursor=abc",
+    ] {
+        assert_problem(
+            &bank,
+            get(&format!("{base}{bad}"), rm),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let holdings = json(
+        bank.send(get(&format!("/api/v1/customers/{IN_SCOPE}/holdings"), rm))
+            .await,
+    )
+    .await;
+    assert_eq!(holdings[0]["balance"]["minor"], 1_234_500);
+}
+
+#[tokio::test]
+async fn contacts_are_logged_audited_and_listed_newest_first() {
+    let bank = bank().await;
+    let agent = token(&bank, StaffRole::ServiceAgent);
+    let path = format!("/api/v1/customers/{IN_SCOPE}/interactions");
+    let res = bank
+        .send(post_json(
+            &path,
+            Some(agent),
+            serde_json::json!({ "channel": "phone", "kind": "回访", "content": "满意\n无投诉" })
+                .to_string(),
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let logged = json(res).await;
+    assert_eq!(logged["user_id"], user_of(StaffRole::ServiceAgent));
+    let list = json(bank.send(get(&path, agent)).await).await;
+    assert_eq!(list["items"][0]["id"], logged["id"]);
+    assert_eq!(list["items"][0]["content"], "满意\n无投诉");
+    assert!(
+        audit_actions(&bank)
+            .await
+            .iter()
+            .any(|(a, _, _)| a == "interaction.create")
+    );
+    let future = (Utc::now() + Duration::days(1)).to_rfc3339();
+    for (body, field) in [
+        (
+            serde_json::json!({ "channel": "pigeon", "kind": "回访" }),
+            "channel",
+        ),
+        (
+            serde_json::json!({ "channel": "phone", "kind": "" }),
+            "kind",
+        ),
+        (
+            serde_json::json!({ "channel": "phone", "kind": "回访", "at": future }),
+            "at",
+        ),
+        (
+            serde_json::json!({ "channel": "phone", "kind": "回访", "content": "x".repeat(2001) }),
+            "content",
+        ),
+        (
+            serde_json::json!({ "channel": "phone", "kind": "回访\u{7}" }),
+            "kind",
+        ),
+    ] {
+        let p = assert_problem(
+            &bank,
+            post_json(&path, Some(agent), body.to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], field, "{body}");
+    }
+    let analyst = token(&bank, StaffRole::HeadOfficeAnalyst);
+    assert_problem(
+        &bank,
+        post_json(&path, Some(analyst), r#"{"channel":"phone","kind":"回访"}"#),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn consents_are_recorded_with_history_and_checked_before_marketing() {
+    let bank = bank().await;
+    let rm = token(&bank, StaffRole::RelationshipManager);
+    let path = format!("/api/v1/customers/{IN_SCOPE}/consents");
+    let ca = IN_SCOPE.parse().unwrap();
+    let may = |purpose, channel| {
+        let store = bank.store.clone();
+        let ca = &ca;
+        async move {
+            fincrm_service::activity::may_use_for(&store, ca, purpose, channel)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        !may(ConsentPurpose::Marketing, Channel::Phone).await,
+        "no record, no consent"
+    );
+    for body in [
+        serde_json::json!({ "purpose": "marketing", "granted": true }),
+        serde_json::json!({ "purpose": "marketing", "channel": "sms", "granted": false }),
+    ] {
+        let res = bank
+            .send(post_json(&path, Some(rm), body.to_string()))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    assert!(may(ConsentPurpose::Marketing, Channel::Phone).await);
+    assert!(
+        !may(ConsentPurpose::Marketing, Channel::Sms).await,
+        "withdrawn for SMS"
+    );
+    assert!(!may(ConsentPurpose::Profiling, Channel::Phone).await);
+    let v = json(bank.send(get(&path, rm)).await).await;
+    assert_eq!(v["current"].as_array().unwrap().len(), 2);
+    assert_eq!(v["history"].as_array().unwrap().len(), 2);
+    let actions: Vec<String> = audit_actions(&bank)
+        .await
+        .into_iter()
+        .map(|(a, _, _)| a)
+        .collect();
+    assert!(
+        actions.contains(&"consent.grant".to_owned())
+            && actions.contains(&"consent.withdraw".to_owned())
+    );
+    let p = assert_problem(
+        &bank,
+        post_json(&path, Some(rm), r#"{"purpose":"spam","granted":true}"#),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "purpose");
+    assert_problem(
+        &bank,
+        post_json(
+            &path,
+            Some(rm),
+            r#"{"purpose":"marketing","granted":"yes"}"#,
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+}
+
+/// Logs `role` in; returns the cookie pair and the CSRF token.
+async fn login(bank: &Bank, user: &str, password: &str) -> (String, String, serde_json::Value) {
+    let res = bank
+        .send(post_json(
+            "/api/v1/session",
+            None,
+            serde_json::json!({ "user_id": user, "password": password }).to_string(),
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let v = json(res).await;
+    (cookie, v["csrf_token"].as_str().unwrap().to_owned(), v)
+}
+
+fn with_session(
+    req: axum::http::request::Builder,
+    cookie: &str,
+    csrf: &str,
+) -> axum::http::request::Builder {
+    req.header(header::COOKIE, cookie)
+        .header("x-csrf-token", csrf)
+}
+
+#[tokio::test]
+async fn tokens_are_minted_from_a_session_listed_and_revoked() {
+    let bank = bank().await;
+    let (cookie, csrf, _) = login(&bank, &user_of(StaffRole::RelationshipManager), PASSWORD).await;
+    let req = with_session(Request::post("/api/v1/tokens"), &cookie, &csrf)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            r#"{"name":"crm-sync","scopes":["customers:read"],"days":7}"#,
+        ))
+        .unwrap();
+    let res = bank.send(req).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created = json(res).await;
+    let secret = created["token"].as_str().unwrap().to_owned();
+    let id = created["record"]["id"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("fcrm_"));
+    assert_eq!(
+        bank.send(get(&format!("/api/v1/customers/{IN_SCOPE}"), &secret))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let listed = text(bank.send(get("/api/v1/tokens", &secret)).await).await;
+    assert!(
+        listed.contains(&id) && !listed.contains(&secret),
+        "{listed}"
+    );
+    // Another user's token id reads as missing.
+    let other = token(&bank, StaffRole::ServiceAgent);
+    let req = Request::delete(format!("/api/v1/tokens/{id}"))
+        .header(header::AUTHORIZATION, format!("Bearer {other}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_problem(&bank, req, StatusCode::NOT_FOUND).await;
+    let req = with_session(
+        Request::delete(format!("/api/v1/tokens/{id}")),
+        &cookie,
+        &csrf,
+    )
+    .body(Body::empty())
+    .unwrap();
+    assert_eq!(bank.send(req).await.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        &bank,
+        get("/api/v1/tokens", &secret),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    for (body, field) in [
+        (r#"{"name":"x","scopes":["root"],"days":7}"#, "scopes"),
+        (
+            r#"{"name":"x","scopes":["customers:read"],"days":0}"#,
+            "days",
+        ),
+        (r#"{"name":"x","scopes":["admin"],"days":7}"#, "scopes"),
+    ] {
+        let req = with_session(Request::post("/api/v1/tokens"), &cookie, &csrf)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let p = assert_problem(&bank, req, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["errors"][0]["field"], field, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_one_time_password_session_may_only_change_the_password() {
+    let bank = bank().await;
+    let store: std::sync::Arc<dyn fincrm_store::AuthStore> =
+        std::sync::Arc::new(bank.store.clone());
+    let auth = fincrm_service::auth::Auth::new(store, fincrm_service::auth::AuthConfig::default());
+    let user = user_of(StaffRole::BranchManager);
+    auth.set_password(&user, "One-Time-Pass-77!", true, "admin", None, Utc::now())
+        .await
+        .unwrap();
+    let (cookie, csrf, v) = login(&bank, &user, "One-Time-Pass-77!").await;
+    assert_eq!(v["must_change_password"], true);
+    let read = |cookie: String| {
+        Request::get("/api/v1/customers")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    for path in ["/api/v1/customers", "/api/v1/branches", "/api/v1/tokens"] {
+        let req = Request::get(path)
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap();
+        assert_problem(&bank, req, StatusCode::FORBIDDEN).await;
+    }
+    let change = |current: &str, new: &str| {
+        with_session(Request::post("/api/v1/session/password"), &cookie, &csrf)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({ "current": current, "new": new }).to_string(),
+            ))
+            .unwrap()
+    };
+    assert_problem(
+        &bank,
+        change("wrong-Password-1", "Brand-New-Pass-88!"),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let p = assert_problem(
+        &bank,
+        change("One-Time-Pass-77!", "short"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "password");
+    assert_eq!(
+        bank.send(change("One-Time-Pass-77!", "Brand-New-Pass-88!"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        bank.send(read(cookie.clone())).await.status(),
+        StatusCode::OK,
+        "the session goes on"
+    );
+    let (_, _, v) = login(&bank, &user, "Brand-New-Pass-88!").await;
+    assert_eq!(v["must_change_password"], false);
+}
