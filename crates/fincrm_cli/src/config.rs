@@ -13,6 +13,8 @@ pub struct Config {
     pub database: String,
     /// Address `serve` listens on.
     pub listen: String,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (audit trail, login limit).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Import settings.
     pub import: ImportConfig,
 }
@@ -36,6 +38,7 @@ impl Default for Config {
         Self {
             database: "sqlite://fincrm.db".to_owned(),
             listen: "127.0.0.1:8080".to_owned(),
+            trusted_proxies: Vec::new(),
             import: ImportConfig::default(),
         }
     }
@@ -47,6 +50,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database", &redact_url(&self.database))
             .field("listen", &self.listen)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("import", &self.import)
             .finish()
     }
@@ -67,7 +71,8 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Config {
-    /// Loads the file at `path` if given, then applies `FINCRM_DATABASE_URL` and `FINCRM_LISTEN`.
+    /// Loads the file at `path` if given, then applies `FINCRM_DATABASE_URL`, `FINCRM_LISTEN` and
+    /// `FINCRM_TRUSTED_PROXIES`.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let mut config = match path {
             Some(p) => {
@@ -89,6 +94,22 @@ impl Config {
         {
             config.listen = listen;
         }
+        if let Some(list) = std::env::var("FINCRM_TRUSTED_PROXIES")
+            .ok()
+            .filter(|l| !l.trim().is_empty())
+        {
+            config.trusted_proxies = list
+                .split(',')
+                .map(|ip| {
+                    ip.trim().parse().map_err(|_| {
+                        anyhow::anyhow!(
+                            "FINCRM_TRUSTED_PROXIES: {:?} is not an IP address",
+                            ip.trim()
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
         Ok(config)
     }
 }
@@ -104,6 +125,11 @@ database = "sqlite://fincrm.db"
 
 # Address `fincrm serve` listens on (FINCRM_LISTEN).
 listen = "127.0.0.1:8080"
+
+# Reverse proxies (load balancer, TLS terminator) whose X-Forwarded-For header names the client
+# for the audit trail and the login rate limit (FINCRM_TRUSTED_PROXIES, comma-separated). Empty:
+# the socket's peer is the client and X-Forwarded-For is ignored.
+trusted_proxies = []
 
 [import]
 # Source records per batch. Each batch is one database transaction: a killed import leaves

@@ -310,7 +310,12 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             if let Some(at) = args.nightly_analytics {
                 tokio::spawn(nightly_analytics(Arc::clone(&stores.store), at));
             }
-            serve(stores, args.listen.as_deref().unwrap_or(&config.listen)).await?;
+            serve(
+                stores,
+                args.listen.as_deref().unwrap_or(&config.listen),
+                &config.trusted_proxies,
+            )
+            .await?;
         }
         Command::Analytics(AnalyticsCommand::Run(args)) => {
             let store = open_store(&config.database).await?;
@@ -409,19 +414,23 @@ async fn nightly_analytics(store: Arc<dyn Store>, at: chrono::NaiveTime) {
     }
 }
 
-async fn serve(stores: Stores, listen: &str) -> Result<()> {
+async fn serve(stores: Stores, listen: &str, trusted_proxies: &[std::net::IpAddr]) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving; health at /health, API at /api/v1");
-    let state = fincrm_http::AppState {
-        store: stores.store,
-        audit: stores.audit,
-        auth: Arc::new(fincrm_service::auth::Auth::new(
+    let mut state = fincrm_http::AppState::new(
+        stores.store,
+        stores.audit,
+        Arc::new(fincrm_service::auth::Auth::new(
             stores.auth,
             fincrm_service::auth::AuthConfig::default(),
         )),
-    };
+    );
+    state.edge = Arc::new(fincrm_http::edge::EdgeSettings {
+        trusted_proxies: trusted_proxies.to_vec(),
+        ..fincrm_http::edge::EdgeSettings::default()
+    });
     fincrm_http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
@@ -475,7 +484,12 @@ async fn demo(config: &Config, args: DemoArgs) -> Result<()> {
     tracing::info!(duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), database = %config::redact_url(&config.database), "demo bank loaded");
     if args.serve {
         auth::bootstrap_admin(&config.database).await?;
-        serve(stores, args.listen.as_deref().unwrap_or(&config.listen)).await?;
+        serve(
+            stores,
+            args.listen.as_deref().unwrap_or(&config.listen),
+            &config.trusted_proxies,
+        )
+        .await?;
     }
     Ok(())
 }

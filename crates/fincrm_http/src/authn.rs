@@ -40,14 +40,20 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The client's address as the socket saw it (the audit trail's `client_addr`); `None` when the
-/// server was not started with connect info (tests). `X-Forwarded-For` is not trusted: behind a
-/// reverse proxy this is the proxy's address until a trusted-proxy setting exists.
-pub fn client_addr(parts: &Parts) -> Option<String> {
-    parts
+/// The client's address for the audit trail and the login limit: the socket's peer, or behind
+/// a trusted reverse proxy the address it forwarded ([`crate::edge::EdgeSettings::client_of`]);
+/// `None` when the server was not started with connect info (tests).
+pub fn client_ip(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(addr)| addr.ip())?;
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    Some(state.edge.client_of(peer, forwarded))
 }
 
 /// Whether the request reached us over TLS: an `https` request URI, or `X-Forwarded-Proto:
@@ -105,14 +111,17 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-/// The client address of a request, as an extractor.
+/// The client address of a request, as an extractor (see [`client_ip`]).
 #[derive(Debug, Clone, Default)]
 pub struct ClientAddr(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_addr(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(parts, state).map(|ip| ip.to_string())))
     }
 }

@@ -4,12 +4,15 @@
 //! authorisation matrix test (`tests/authz_matrix.rs`) enumerates: a route without an expected
 //! status for every role fails that test. Errors are RFC 9457 problem+json ([`problem`]), JSON
 //! bodies go through [`json::ApiJson`], callers authenticate through [`authn::Authenticated`].
-//! Request bodies are limited to [`BODY_LIMIT`] bytes and requests to [`REQUEST_TIMEOUT`].
+//! Request bodies are limited to [`BODY_LIMIT`] bytes and requests to [`REQUEST_TIMEOUT`]; a
+//! panicking handler becomes a logged 500 problem. Logins are rate-limited per client address,
+//! and the client address is read through trusted proxies only ([`edge`]).
 //! The OpenAPI 3.1 document ([`openapi`]) is generated from the handlers' annotations and served
 //! at [`OPENAPI_PATH`].
 
 pub mod api_doc;
 pub mod authn;
+pub mod edge;
 pub mod handlers;
 pub mod json;
 pub mod problem;
@@ -44,6 +47,20 @@ pub struct AppState {
     pub audit: Arc<dyn AuditStore>,
     /// Authentication over the same database.
     pub auth: Arc<Auth>,
+    /// Trusted proxies and the login rate limit.
+    pub edge: Arc<edge::EdgeSettings>,
+}
+
+impl AppState {
+    /// The state over one database's ports, with default edge settings (no trusted proxy).
+    pub fn new(store: Arc<dyn Store>, audit: Arc<dyn AuditStore>, auth: Arc<Auth>) -> Self {
+        Self {
+            store,
+            audit,
+            auth,
+            edge: Arc::new(edge::EdgeSettings::default()),
+        }
+    }
 }
 
 /// Who may call a route at all (what they may then see is the service layer's business).
@@ -214,6 +231,14 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(|| async { problem::ApiError::not_found() })
+        // A bug must cost one request a 500 problem (logged), not the connection or the process.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                axum::response::IntoResponse::into_response(problem::ApiError::internal(
+                    &"a request handler panicked",
+                ))
+            },
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -255,11 +280,11 @@ mod tests {
             fincrm_service::auth::AuthConfig::default(),
         );
         (
-            router(AppState {
-                store: Arc::new(store.clone()),
-                audit: Arc::new(store),
-                auth: Arc::new(auth),
-            }),
+            router(AppState::new(
+                Arc::new(store.clone()),
+                Arc::new(store),
+                Arc::new(auth),
+            )),
             dir,
         )
     }

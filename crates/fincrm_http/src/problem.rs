@@ -33,6 +33,7 @@ pub struct ApiError {
     status: StatusCode,
     detail: String,
     errors: Vec<FieldError>,
+    retry_after: Option<std::time::Duration>,
 }
 
 /// The body of every error response (`application/problem+json`).
@@ -65,6 +66,7 @@ fn slug(status: StatusCode) -> &'static str {
         413 => "payload-too-large",
         409 => "conflict",
         415 => "unsupported-media-type",
+        429 => "rate-limited",
         422 => "validation",
         503 => "unavailable",
         s if s >= 500 => "internal",
@@ -79,6 +81,7 @@ impl ApiError {
             status,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -95,6 +98,16 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "no such resource")
     }
 
+    /// 429 with `Retry-After` (whole seconds, rounded up).
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many login attempts from this address; wait and try again",
+        );
+        e.retry_after = Some(wait);
+        e
+    }
+
     /// 403.
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, detail)
@@ -106,6 +119,7 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail: "the request has invalid fields".to_owned(),
             errors,
+            retry_after: None,
         }
     }
 
@@ -156,6 +170,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"fincrm\""),
             );
+        }
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         res
     }

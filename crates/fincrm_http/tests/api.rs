@@ -356,3 +356,43 @@ async fn the_session_cookie_flow_needs_the_csrf_token_for_writes() {
     .await;
     assert_eq!(body["detail"], "invalid user or password");
 }
+
+#[tokio::test]
+async fn logins_are_rate_limited_per_client_address() {
+    let bank = bank().await;
+    let from = |ip: &str| {
+        let mut req = post_json(
+            "/api/v1/session",
+            None,
+            serde_json::json!({ "user_id": user_of(StaffRole::Admin), "password": "Wrong-Pass-123!" })
+                .to_string(),
+        );
+        let addr: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+        // A spoofed header from an untrusted peer changes nothing.
+        req.headers_mut()
+            .insert("x-forwarded-for", "198.51.100.1".parse().unwrap());
+        req
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            bank.send(from("192.0.2.9")).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let res = bank.send(from("192.0.2.9")).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=6).contains(&wait), "{wait}");
+    assert_eq!(json(res).await["type"], "urn:fincrm:problem:rate-limited");
+    assert_eq!(
+        bank.send(from("192.0.2.10")).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "another address is not held back"
+    );
+}

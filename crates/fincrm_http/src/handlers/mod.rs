@@ -187,6 +187,8 @@ fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> Result<Header
         (status = 413, description = "Body over 1 MiB.", body = ProblemBody<'static>, content_type = "application/problem+json"),
         (status = 415, description = "Not a JSON body.", body = ProblemBody<'static>, content_type = "application/problem+json"),
         (status = 422, description = "Wrong shape or invalid fields.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Too many login attempts from this address.", body = ProblemBody<'static>, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait."))),
     ),
 )]
 pub async fn login(
@@ -195,6 +197,11 @@ pub async fn login(
     Tls(tls): Tls,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    if let Some(ip) = addr.as_deref().and_then(|a| a.parse().ok())
+        && let Err(wait) = state.edge.login_limiter.take(ip, std::time::Instant::now())
+    {
+        return Err(ApiError::too_many_requests(wait));
+    }
     let now = chrono::Utc::now();
     let session = state
         .auth

@@ -164,11 +164,11 @@ pub async fn bank() -> Bank {
             .unwrap();
         tokens.insert(role, token);
     }
-    let app = router(AppState {
-        store: Arc::new(store.clone()),
-        audit: Arc::new(store.clone()),
-        auth: Arc::new(auth),
-    });
+    let app = router(AppState::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(auth),
+    ));
     Bank {
         app,
         store,
