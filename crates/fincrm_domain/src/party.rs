@@ -258,6 +258,9 @@ pub struct Customer {
     pub corporate: Option<CorporateProfile>,
     /// Free tags.
     pub tags: Vec<String>,
+    /// The record this one was merged into (a duplicate; reversible): set by a merge only,
+    /// never by an import, so the lineage survives the nightly extract.
+    pub merged_into: Option<CustomerId>,
 }
 
 impl Customer {
@@ -289,6 +292,7 @@ impl Customer {
             individual: (kind == CustomerKind::Individual).then(IndividualProfile::default),
             corporate: (kind == CustomerKind::Corporate).then(CorporateProfile::default),
             tags: Vec::new(),
+            merged_into: None,
         }
     }
 }

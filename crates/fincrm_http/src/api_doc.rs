@@ -38,12 +38,17 @@ pub const COOKIE_SCHEME: &str = "cookie";
         handlers::admin::create_token,
         handlers::admin::revoke_token,
         handlers::admin::list_branches,
+        handlers::merges::list_duplicates,
+        handlers::merges::list_merges,
+        handlers::merges::merge_customer,
+        handlers::merges::undo_merge,
     ),
     tags(
         (name = "system", description = "Health and version."),
         (name = "session", description = "Logging in and out."),
         (name = "customers", description = "Customer search, masked views, audited reveals and changes, holdings, transactions, interactions, consents."),
         (name = "tokens", description = "The caller's API tokens."),
+        (name = "duplicates", description = "Candidate duplicates, reversible merges and their lineage."),
         (name = "organisation", description = "The branch tree."),
     )
 )]

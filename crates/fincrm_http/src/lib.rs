@@ -219,6 +219,30 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Authenticated,
         handler: |m| on(m, handlers::admin::list_branches),
     },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/duplicates",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::merges::list_duplicates),
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/customers/{id}/merges",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::merges::list_merges),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/customers/{id}/merge",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::merges::merge_customer),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/merges/{id}/undo",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::merges::undo_merge),
+    },
 ];
 
 /// The whole HTTP surface, built from [`ROUTES`].

@@ -62,7 +62,10 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
         // The session: with the role's credentials, or wrong ones without a role. The list
         // routes are scoped, never refused.
         ("POST", "/api/v1/session")
-        | ("GET", "/api/v1/customers" | "/api/v1/tokens" | "/api/v1/branches") => match role {
+        | (
+            "GET",
+            "/api/v1/customers" | "/api/v1/tokens" | "/api/v1/branches" | "/api/v1/duplicates",
+        ) => match role {
             Some(_) => StatusCode::OK,
             None => StatusCode::UNAUTHORIZED,
         },
@@ -78,8 +81,16 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
             | "/api/v1/customers/{id}/holdings"
             | "/api/v1/customers/{id}/transactions"
             | "/api/v1/customers/{id}/interactions"
-            | "/api/v1/customers/{id}/consents",
+            | "/api/v1/customers/{id}/consents"
+            | "/api/v1/customers/{id}/merges",
         ) => customer_read(role),
+        // Merging a customer into itself: past the scope and role checks, refused as invalid.
+        ("POST", "/api/v1/customers/{id}/merge") => match role {
+            None => StatusCode::UNAUTHORIZED,
+            Some(r) if !sees(r, customer) => StatusCode::NOT_FOUND,
+            Some(StaffRole::Admin | StaffRole::BranchManager) => StatusCode::UNPROCESSABLE_ENTITY,
+            Some(_) => StatusCode::FORBIDDEN,
+        },
         ("POST", "/api/v1/customers/{id}/reveal") => match role {
             None => StatusCode::UNAUTHORIZED,
             Some(r) if !sees(r, customer) => StatusCode::NOT_FOUND,
@@ -116,8 +127,8 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
             None => StatusCode::UNAUTHORIZED,
             Some(_) => StatusCode::FORBIDDEN,
         },
-        // `{id}` is a customer number here: no token has it.
-        ("DELETE", "/api/v1/tokens/{id}") => match role {
+        // `{id}` is a customer number here: no token or merge has it.
+        ("DELETE", "/api/v1/tokens/{id}") | ("POST", "/api/v1/merges/{id}/undo") => match role {
             None => StatusCode::UNAUTHORIZED,
             Some(_) => StatusCode::NOT_FOUND,
         },
@@ -165,6 +176,9 @@ fn request(
             })
         }
         ("PATCH", "/api/v1/customers/{id}") => Some(serde_json::json!({ "tags": ["matrix"] })),
+        ("POST", "/api/v1/customers/{id}/merge") => Some(serde_json::json!({
+            "into": customer, "reason": "matrix: itself",
+        })),
         ("POST", "/api/v1/customers/{id}/interactions") => Some(serde_json::json!({
             "channel": "phone", "kind": "回访", "content": "matrix call",
         })),

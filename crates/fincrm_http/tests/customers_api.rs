@@ -808,3 +808,132 @@ async fn a_one_time_password_session_may_only_change_the_password() {
     let (_, _, v) = login(&bank, &user, "Brand-New-Pass-88!").await;
     assert_eq!(v["must_change_password"], false);
 }
+
+#[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one merge story: list, merge, refuse, undo"
+)]
+async fn duplicates_merge_reversibly_with_lineage() {
+    let bank = bank().await;
+    let mut dup = fincrm_domain::Customer::individual("CA2".parse().unwrap(), "郭东兰".to_owned());
+    dup.document = Some(fincrm_domain::IdentityDocument::ResidentId(
+        fincrm_domain::ResidentId::parse(CA_ID_NUMBER).unwrap(),
+    ));
+    dup.branch_id = Some("B1-1".parse().unwrap());
+    dup.primary_rm = Some(user_of(StaffRole::RelationshipManager).parse().unwrap());
+    let account = fincrm_domain::Holding {
+        id: "6222000000000001".parse().unwrap(),
+        customer_id: dup.id.clone(),
+        product_code: "DEP001".parse().unwrap(),
+        product_type: fincrm_domain::ProductType::Deposit,
+        balance: Money::new(500, Currency::Cny),
+        limit: None,
+        opened_on: None,
+        matures_on: None,
+        status: fincrm_domain::HoldingStatus::Active,
+    };
+    bank.store
+        .write(
+            None,
+            &[tables::customers(&[dup]), tables::holdings(&[account])],
+        )
+        .await
+        .unwrap();
+    bank.store.detect_duplicates().await.unwrap();
+    let bm = token(&bank, StaffRole::BranchManager);
+    let pairs = json(bank.send(get("/api/v1/duplicates", bm)).await).await;
+    assert_eq!(pairs[0]["a"]["id"], IN_SCOPE, "{pairs}");
+    assert_eq!(pairs[0]["b"]["id"], "CA2");
+    assert_eq!(pairs[0]["reason"], "same_id_number");
+
+    let merge = |t: &str, reason: &str| {
+        post_json(
+            "/api/v1/customers/CA2/merge",
+            Some(t),
+            serde_json::json!({ "into": IN_SCOPE, "reason": reason }).to_string(),
+        )
+    };
+    let rm = token(&bank, StaffRole::RelationshipManager);
+    assert_problem(&bank, merge(rm, "same ID number"), StatusCode::FORBIDDEN).await;
+    let p = assert_problem(&bank, merge(bm, "dup"), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["errors"][0]["field"], "reason");
+    let res = bank
+        .send(merge(bm, "same ID number, confirmed at the counter"))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let record = json(res).await;
+    let merge_id = record["merge_id"].as_str().unwrap().to_owned();
+    assert_eq!(record["survivor_id"], IN_SCOPE);
+    assert_eq!(record["prior_status"], "active");
+
+    let holdings = |t: &str| get(&format!("/api/v1/customers/{IN_SCOPE}/holdings"), t);
+    let h = json(bank.send(holdings(bm)).await).await;
+    assert_eq!(
+        h.as_array().unwrap().len(),
+        2,
+        "the survivor shows the duplicate's account"
+    );
+    let merged = json(bank.send(get("/api/v1/customers/CA2", bm)).await).await;
+    assert_eq!(merged["status"], "merged");
+    assert_eq!(merged["merged_into"], IN_SCOPE);
+    assert!(
+        json(bank.send(get("/api/v1/duplicates", bm)).await)
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_problem(
+        &bank,
+        merge(bm, "same ID number again"),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_problem(
+        &bank,
+        patch_json(
+            "/api/v1/customers/CA2",
+            bm,
+            &serde_json::json!({ "tags": ["x"] }),
+        ),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let merge_records = audit_actions(&bank)
+        .await
+        .into_iter()
+        .filter(|(a, _, _)| a == "customer.merge")
+        .count();
+    assert_eq!(merge_records, 2, "one record on each customer");
+
+    let undo = |t: &str| {
+        Request::post(format!("/api/v1/merges/{merge_id}/undo"))
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_problem(&bank, undo(rm), StatusCode::FORBIDDEN).await;
+    let res = bank.send(undo(bm)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        json(bank.send(holdings(bm)).await)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let restored = json(bank.send(get("/api/v1/customers/CA2", bm)).await).await;
+    assert_eq!(restored["status"], "active");
+    assert!(restored["merged_into"].is_null());
+    assert_problem(&bank, undo(bm), StatusCode::CONFLICT).await;
+    let lineage = json(
+        bank.send(get(&format!("/api/v1/customers/{IN_SCOPE}/merges"), rm))
+            .await,
+    )
+    .await;
+    assert_eq!(lineage[0]["merge_id"], merge_id.as_str());
+    assert!(lineage[0]["undone_at"].is_string());
+    assert_eq!(lineage[0]["undone_by"], user_of(StaffRole::BranchManager));
+}

@@ -142,6 +142,8 @@ pub struct CustomerView {
     pub status: fincrm_domain::CustomerStatus,
     /// Tags.
     pub tags: Vec<String>,
+    /// The record this one was merged into, if it was.
+    pub merged_into: Option<String>,
 }
 
 impl CustomerView {
@@ -166,6 +168,7 @@ impl CustomerView {
             opened_on: c.opened_on,
             status: c.status,
             tags: c.tags.clone(),
+            merged_into: c.merged_into.as_ref().map(|m| m.as_str().to_owned()),
         }
     }
 }

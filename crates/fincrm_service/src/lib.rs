@@ -13,5 +13,6 @@ pub mod customer_changes;
 pub mod customers;
 pub mod demo;
 pub mod import;
+pub mod merges;
 pub mod rules;
 pub mod schema;

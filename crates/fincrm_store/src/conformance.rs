@@ -27,6 +27,7 @@ pub async fn run_all(store: &dyn Store) {
     customer_scope_follows_the_branch_tree_and_the_book(store).await;
     customer_search_matches_names_within_scope_and_pages(store).await;
     consents_read_back_newest_first(store).await;
+    a_merge_points_the_duplicate_at_the_survivor_and_undoes(store).await;
 }
 
 fn cid(s: &str) -> CustomerId {
@@ -556,6 +557,122 @@ async fn consents_read_back_newest_first(store: &dyn Store) {
             .await
             .expect("read")
             .is_empty()
+    );
+}
+
+/// `merge_customers` / `undo_merge`: the survivor's reads cover the merged record, the merged
+/// record reads as merged (even after an extract rewrites it), and an undo restores both.
+#[expect(clippy::too_many_lines, reason = "one merge story, step by step")]
+async fn a_merge_points_the_duplicate_at_the_survivor_and_undoes(store: &dyn Store) {
+    use crate::MergeRecord;
+    let mut dup = Customer::individual(cid("MG2"), "合并乙".to_owned());
+    dup.status = fincrm_domain::CustomerStatus::Prospect;
+    store
+        .write(
+            None,
+            &[
+                tables::customers(&[
+                    Customer::individual(cid("MG1"), "合并甲".to_owned()),
+                    dup.clone(),
+                ]),
+                tables::holdings(&[sample_holding("MG2-ACC", "MG2", 1000)]),
+            ],
+        )
+        .await
+        .expect("write merge fixtures");
+    let holdings = async |id: &str| {
+        store
+            .holdings_of(&cid(id))
+            .await
+            .expect("holdings")
+            .iter()
+            .map(|h| h.id.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(holdings("MG1").await.is_empty());
+    let at = chrono::DateTime::parse_from_rfc3339("2026-03-02T10:00:00+08:00")
+        .expect("instant")
+        .with_timezone(&chrono::Utc);
+    let record = MergeRecord {
+        merge_id: "MERGE-1".to_owned(),
+        survivor_id: "MG1".to_owned(),
+        merged_id: "MG2".to_owned(),
+        merged_at: at,
+        merged_by: "u1".to_owned(),
+        reason: "same person".to_owned(),
+        prior_status: "prospect".to_owned(),
+        undone_at: None,
+        undone_by: None,
+    };
+    let entry = crate::NewAuditEntry::new(at, "u1", "customer.merge", "customer", "MG2");
+    assert!(
+        store
+            .merge_customers(&record, std::slice::from_ref(&entry))
+            .await
+            .expect("merge")
+    );
+    assert_eq!(
+        holdings("MG1").await,
+        ["MG2-ACC"],
+        "the survivor sees the duplicate's"
+    );
+    let merged = store
+        .customer(&cid("MG2"))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(merged.status, fincrm_domain::CustomerStatus::Merged);
+    assert_eq!(merged.merged_into, Some(cid("MG1")));
+    // The nightly extract rewrites the duplicate: the merge holds.
+    store
+        .write(None, &[tables::customers(&[dup])])
+        .await
+        .expect("re-import");
+    let merged = store
+        .customer(&cid("MG2"))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(merged.status, fincrm_domain::CustomerStatus::Merged);
+    let again = MergeRecord {
+        merge_id: "MERGE-2".to_owned(),
+        ..record.clone()
+    };
+    assert!(
+        !store
+            .merge_customers(&again, std::slice::from_ref(&entry))
+            .await
+            .expect("second merge"),
+        "already merged: refused, nothing written"
+    );
+    assert!(store.merge_record("MERGE-2").await.expect("read").is_none());
+    let undone = store
+        .undo_merge("MERGE-1", "u2", at, std::slice::from_ref(&entry))
+        .await
+        .expect("undo")
+        .expect("in force");
+    assert_eq!(undone.undone_by.as_deref(), Some("u2"));
+    assert!(holdings("MG1").await.is_empty());
+    let back = store
+        .customer(&cid("MG2"))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(back.status, fincrm_domain::CustomerStatus::Prospect);
+    assert_eq!(back.merged_into, None);
+    assert!(
+        store
+            .undo_merge("MERGE-1", "u2", at, &[entry])
+            .await
+            .expect("undo")
+            .is_none()
+    );
+    let lineage = store.merges_of(&cid("MG2")).await.expect("lineage");
+    assert_eq!(lineage.len(), 1);
+    assert_eq!(lineage[0].undone_at, Some(at));
+    assert_eq!(
+        store.merges_of(&cid("MG1")).await.expect("lineage"),
+        lineage
     );
 }
 

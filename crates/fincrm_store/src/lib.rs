@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod conformance;
 mod error;
+pub mod merge;
 pub mod pii;
 pub mod rows;
 pub mod search;
@@ -22,6 +23,7 @@ pub mod tables;
 pub use audit::{AuditStore, NewAuditEntry};
 pub use auth::AuthStore;
 pub use error::StoreError;
+pub use merge::MergeRecord;
 pub use pii::ReencryptPage;
 pub use search::CustomerQuery;
 pub use tables::{ColumnData, OnConflict, TableBatch, TableSpec};
@@ -309,6 +311,32 @@ pub trait Store: Send + Sync {
 
     /// The organisation tree: every branch, by code.
     async fn branches(&self) -> StoreResult<Vec<fincrm_domain::Branch>>;
+
+    /// Records `merge` (the merged record points at the survivor and reads as merged) with
+    /// the audit `entries`, in one transaction. `false`, writing nothing, when the merged
+    /// record is already merged (another merge won the race).
+    async fn merge_customers(
+        &self,
+        merge: &MergeRecord,
+        entries: &[NewAuditEntry],
+    ) -> StoreResult<bool>;
+
+    /// Undoes merge `merge_id` (the pointer cleared, the prior status restored, the lineage
+    /// row marked) with the audit `entries`, in one transaction; the record as undone, or
+    /// `None` when there is no such merge still in force.
+    async fn undo_merge(
+        &self,
+        merge_id: &str,
+        undone_by: &str,
+        at: DateTime<Utc>,
+        entries: &[NewAuditEntry],
+    ) -> StoreResult<Option<MergeRecord>>;
+
+    /// One merge by key.
+    async fn merge_record(&self, merge_id: &str) -> StoreResult<Option<MergeRecord>>;
+
+    /// The lineage of a customer: every merge it took part in, either side, newest first.
+    async fn merges_of(&self, id: &CustomerId) -> StoreResult<Vec<MergeRecord>>;
 
     /// Customers inside `scope` matching `query`, in customer-number order, at most
     /// `query.limit` (the name index of [`search`], kept by every customer write).

@@ -19,7 +19,7 @@ pub const CUSTOMER_COLUMNS: &str = "customer_id, kind, name, name_latin, id_type
     phone, email, address, branch_id, primary_rm_id, risk_tolerance, opened_on, status, gender, \
     birth_date, occupation, ownership, industry_code, registered_capital_minor, \
     registered_capital_currency, founded_on, group_parent_id, tags, id_number_enc, phone_enc, \
-    email_enc, address_enc";
+    email_enc, address_enc, merged_into";
 
 /// A stored customer.
 #[derive(Debug, sqlx::FromRow)]
@@ -56,6 +56,7 @@ pub struct CustomerRow {
     pub phone_enc: Option<String>,
     pub email_enc: Option<String>,
     pub address_enc: Option<String>,
+    pub merged_into: Option<String>,
 }
 
 fn opt<T, E: Into<StoreError>>(
@@ -155,7 +156,12 @@ impl CustomerRow {
             primary_rm: opt(r.primary_rm_id.as_deref(), UserId::parse)?,
             risk_tolerance: level(r.risk_tolerance)?,
             opened_on: r.opened_on,
-            status: CustomerStatus::parse(&r.status)?,
+            // A merged record reads as merged whatever a later extract wrote into `status`.
+            status: if r.merged_into.is_some() {
+                CustomerStatus::Merged
+            } else {
+                CustomerStatus::parse(&r.status)?
+            },
             individual,
             corporate,
             tags: match r.tags.as_deref() {
@@ -164,6 +170,7 @@ impl CustomerRow {
                 }
                 None => Vec::new(),
             },
+            merged_into: opt(r.merged_into.as_deref(), CustomerId::parse)?,
         })
     }
 }

@@ -33,7 +33,8 @@ pub fn push(dialect: Dialect, args: &mut Vec<SqlArg>, arg: SqlArg) -> String {
     }
 }
 
-/// A page of one customer's time-ordered rows of `table`, newest first, within `window`:
+/// A page of one customer's time-ordered rows of `table` (with those of the records merged into
+/// it), newest first, within `window`:
 /// `time` and `key` name the ordering columns (the keyset), `columns` the selected ones.
 pub fn time_page_sql(
     dialect: Dialect,
@@ -44,11 +45,8 @@ pub fn time_page_sql(
     window: &TimeWindow,
 ) -> (String, Vec<SqlArg>) {
     let mut args = Vec::new();
+    let mut conds = vec![crate::merge::family_sql(dialect, &mut args, customer_id)];
     let mut p = |arg| push(dialect, &mut args, arg);
-    let mut conds = vec![format!(
-        "customer_id = {}",
-        p(SqlArg::Text(customer_id.to_owned()))
-    )];
     if let Some(from) = window.from {
         conds.push(format!("{time} >= {}", p(SqlArg::Time(from))));
     }

@@ -10,9 +10,10 @@ mod auth;
 mod pii;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use fincrm_crypto::Keyring;
 use fincrm_domain::{Customer, CustomerId, Holding, HoldingId, Interaction, Transaction};
+use fincrm_store::merge::{MERGE_COLUMNS, MergeRecord};
 use fincrm_store::rows::{
     BRANCH_COLUMNS, BranchRow, CONSENT_COLUMNS, CUSTOMER_COLUMNS, ConsentRow, CustomerRow,
     HOLDING_COLUMNS, HoldingRow, INTERACTION_COLUMNS, InteractionRow, TRANSACTION_COLUMNS,
@@ -545,12 +546,15 @@ impl Store for SqliteStore {
     }
 
     async fn consents_of(&self, id: &CustomerId) -> StoreResult<Vec<fincrm_domain::Consent>> {
-        let sql = format!(
-            "SELECT {CONSENT_COLUMNS} FROM consent WHERE customer_id = ? \
-             ORDER BY recorded_at DESC, purpose, channel"
+        let (sql, args) = fincrm_store::merge::family_select(
+            Dialect::Sqlite,
+            CONSENT_COLUMNS,
+            "consent",
+            id.as_str(),
+            "recorded_at DESC, purpose, channel",
+            None,
         );
-        let rows: Vec<ConsentRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.as_str())
+        let rows: Vec<ConsentRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
             .fetch_all(&self.reader)
             .await?;
         rows.into_iter()
@@ -566,6 +570,99 @@ impl Store for SqliteStore {
         rows.into_iter()
             .map(fincrm_domain::Branch::try_from)
             .collect()
+    }
+
+    async fn merge_customers(
+        &self,
+        merge: &MergeRecord,
+        entries: &[fincrm_store::NewAuditEntry],
+    ) -> StoreResult<bool> {
+        fincrm_store::audit::check_entries(entries)?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let pointed = sqlx::query(
+            "UPDATE customer SET merged_into = ?, status = 'merged' \
+             WHERE customer_id = ? AND merged_into IS NULL",
+        )
+        .bind(&merge.survivor_id)
+        .bind(&merge.merged_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if pointed != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO customer_merge (merge_id, survivor_id, merged_id, merged_at, merged_by, \
+             reason, prior_status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&merge.merge_id)
+        .bind(&merge.survivor_id)
+        .bind(&merge.merged_id)
+        .bind(merge.merged_at)
+        .bind(&merge.merged_by)
+        .bind(&merge.reason)
+        .bind(&merge.prior_status)
+        .execute(&mut *tx)
+        .await?;
+        audit::append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn undo_merge(
+        &self,
+        merge_id: &str,
+        undone_by: &str,
+        at: DateTime<Utc>,
+        entries: &[fincrm_store::NewAuditEntry],
+    ) -> StoreResult<Option<MergeRecord>> {
+        fincrm_store::audit::check_entries(entries)?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!(
+            "UPDATE customer_merge SET undone_at = ?, undone_by = ? \
+             WHERE merge_id = ? AND undone_at IS NULL RETURNING {MERGE_COLUMNS}"
+        );
+        let Some(record): Option<MergeRecord> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(at)
+            .bind(undone_by)
+            .bind(merge_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE customer SET merged_into = NULL, status = ? \
+             WHERE customer_id = ? AND merged_into = ?",
+        )
+        .bind(&record.prior_status)
+        .bind(&record.merged_id)
+        .bind(&record.survivor_id)
+        .execute(&mut *tx)
+        .await?;
+        audit::append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(Some(record))
+    }
+
+    async fn merge_record(&self, merge_id: &str) -> StoreResult<Option<MergeRecord>> {
+        let sql = format!("SELECT {MERGE_COLUMNS} FROM customer_merge WHERE merge_id = ?");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(merge_id)
+            .fetch_optional(&self.writer)
+            .await?)
+    }
+
+    async fn merges_of(&self, id: &CustomerId) -> StoreResult<Vec<MergeRecord>> {
+        let sql = format!(
+            "SELECT {MERGE_COLUMNS} FROM customer_merge \
+             WHERE survivor_id = ? OR merged_id = ? ORDER BY merged_at DESC, merge_id"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(id.as_str())
+            .fetch_all(&self.reader)
+            .await?)
     }
 
     async fn find_customers(
@@ -616,11 +713,15 @@ impl Store for SqliteStore {
     }
 
     async fn holdings_of(&self, id: &CustomerId) -> StoreResult<Vec<Holding>> {
-        let sql = format!(
-            "SELECT {HOLDING_COLUMNS} FROM holding WHERE customer_id = ? ORDER BY holding_id"
+        let (sql, args) = fincrm_store::merge::family_select(
+            Dialect::Sqlite,
+            HOLDING_COLUMNS,
+            "holding",
+            id.as_str(),
+            "holding_id",
+            None,
         );
-        let rows: Vec<HoldingRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.as_str())
+        let rows: Vec<HoldingRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
             .fetch_all(&self.reader)
             .await?;
         rows.into_iter().map(Holding::try_from).collect()
@@ -640,26 +741,30 @@ impl Store for SqliteStore {
         id: &CustomerId,
         limit: i64,
     ) -> StoreResult<Vec<Transaction>> {
-        let sql = format!(
-            "SELECT {TRANSACTION_COLUMNS} FROM bank_transaction WHERE customer_id = ? \
-             ORDER BY posted_at DESC, transaction_id DESC LIMIT ?"
+        let (sql, args) = fincrm_store::merge::family_select(
+            Dialect::Sqlite,
+            TRANSACTION_COLUMNS,
+            "bank_transaction",
+            id.as_str(),
+            "posted_at DESC, transaction_id DESC",
+            Some(limit),
         );
-        let rows: Vec<TransactionRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .bind(limit)
+        let rows: Vec<TransactionRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
             .fetch_all(&self.reader)
             .await?;
         rows.into_iter().map(Transaction::try_from).collect()
     }
 
     async fn interactions_of(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<Interaction>> {
-        let sql = format!(
-            "SELECT {INTERACTION_COLUMNS} FROM interaction WHERE customer_id = ? \
-             ORDER BY occurred_at DESC, interaction_id DESC LIMIT ?"
+        let (sql, args) = fincrm_store::merge::family_select(
+            Dialect::Sqlite,
+            INTERACTION_COLUMNS,
+            "interaction",
+            id.as_str(),
+            "occurred_at DESC, interaction_id DESC",
+            Some(limit),
         );
-        let rows: Vec<InteractionRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .bind(limit)
+        let rows: Vec<InteractionRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
             .fetch_all(&self.reader)
             .await?;
         rows.into_iter().map(Interaction::try_from).collect()

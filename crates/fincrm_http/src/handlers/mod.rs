@@ -1,10 +1,11 @@
 //! The handlers of [`crate::ROUTES`]: thin over `fincrm_service`. System, session and customer
-//! reads here; a customer's activity in [`activity`], changes in [`changes`], administration in
-//! [`admin`].
+//! reads here; a customer's activity in [`activity`], changes in [`changes`], duplicates and
+//! merges in [`merges`], administration in [`admin`].
 
 pub mod activity;
 pub mod admin;
 pub mod changes;
+pub mod merges;
 
 use crate::AppState;
 use crate::authn::{Authenticated, ClientAddr, SESSION_COOKIE, came_over_tls, cookie};

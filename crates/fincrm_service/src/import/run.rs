@@ -689,7 +689,14 @@ fn to_tables(kind: RecordKind, ok: Vec<(u64, Parsed)>) -> Vec<TableBatch> {
         RecordKind::Branches => collect!(Branch, tables::branches),
         RecordKind::Staff => collect!(Staff, tables::staff),
         RecordKind::Products => collect!(Product, tables::products),
-        RecordKind::Customers => collect!(Customer, tables::customers),
+        RecordKind::Customers => {
+            let unboxed = |boxed: &[Box<fincrm_domain::Customer>]| {
+                let items: Vec<fincrm_domain::Customer> =
+                    boxed.iter().map(|c| (**c).clone()).collect();
+                tables::customers(&items)
+            };
+            collect!(Customer, unboxed)
+        }
         RecordKind::Coverage => collect!(Coverage, tables::coverage),
         RecordKind::Holdings => collect!(Holding, tables::holdings),
         RecordKind::Transactions => collect!(Transaction, tables::transactions),
