@@ -42,12 +42,15 @@ pub const COOKIE_SCHEME: &str = "cookie";
         handlers::merges::list_merges,
         handlers::merges::merge_customer,
         handlers::merges::undo_merge,
+        handlers::privacy::export_customer,
+        handlers::privacy::erase_customer,
     ),
     tags(
         (name = "system", description = "Health and version."),
         (name = "session", description = "Logging in and out."),
         (name = "customers", description = "Customer search, masked views, audited reveals and changes, holdings, transactions, interactions, consents."),
         (name = "tokens", description = "The caller's API tokens."),
+        (name = "privacy", description = "The personal-information copy and erasure (PIPL art. 45, 47)."),
         (name = "duplicates", description = "Candidate duplicates, reversible merges and their lineage."),
         (name = "organisation", description = "The branch tree."),
     )

@@ -243,6 +243,18 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Authenticated,
         handler: |m| on(m, handlers::merges::undo_merge),
     },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/customers/{id}/export",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::privacy::export_customer),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/customers/{id}/erase",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::privacy::erase_customer),
+    },
 ];
 
 /// The whole HTTP surface, built from [`ROUTES`].

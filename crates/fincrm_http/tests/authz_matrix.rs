@@ -84,6 +84,15 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
             | "/api/v1/customers/{id}/consents"
             | "/api/v1/customers/{id}/merges",
         ) => customer_read(role),
+        // Erasure needs closed accounts: CA has a balance (409), CB has no account (200 once,
+        // then it is erased and still 200).
+        ("POST", "/api/v1/customers/{id}/erase") => match role {
+            None => StatusCode::UNAUTHORIZED,
+            Some(r) if !sees(r, customer) => StatusCode::NOT_FOUND,
+            Some(StaffRole::Admin) if customer == IN_SCOPE => StatusCode::CONFLICT,
+            Some(StaffRole::Admin) => StatusCode::OK,
+            Some(_) => StatusCode::FORBIDDEN,
+        },
         // Merging a customer into itself: past the scope and role checks, refused as invalid.
         ("POST", "/api/v1/customers/{id}/merge") => match role {
             None => StatusCode::UNAUTHORIZED,
@@ -108,12 +117,15 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
             }
             Some(_) => StatusCode::FORBIDDEN,
         },
-        ("PATCH", "/api/v1/customers/{id}") => match role {
-            None => StatusCode::UNAUTHORIZED,
-            Some(r) if !sees(r, customer) => StatusCode::NOT_FOUND,
-            Some(r) if may_write(r) => StatusCode::OK,
-            Some(_) => StatusCode::FORBIDDEN,
-        },
+        // The roles that change customer data are the ones that hand over a copy of it.
+        ("PATCH", "/api/v1/customers/{id}") | ("POST", "/api/v1/customers/{id}/export") => {
+            match role {
+                None => StatusCode::UNAUTHORIZED,
+                Some(r) if !sees(r, customer) => StatusCode::NOT_FOUND,
+                Some(r) if may_write(r) => StatusCode::OK,
+                Some(_) => StatusCode::FORBIDDEN,
+            }
+        }
         ("POST", "/api/v1/customers/{id}/interactions" | "/api/v1/customers/{id}/consents") => {
             match role {
                 None => StatusCode::UNAUTHORIZED,
@@ -176,6 +188,9 @@ fn request(
             })
         }
         ("PATCH", "/api/v1/customers/{id}") => Some(serde_json::json!({ "tags": ["matrix"] })),
+        ("POST", "/api/v1/customers/{id}/export" | "/api/v1/customers/{id}/erase") => {
+            Some(serde_json::json!({ "reason": "customer's written request, ID checked" }))
+        }
         ("POST", "/api/v1/customers/{id}/merge") => Some(serde_json::json!({
             "into": customer, "reason": "matrix: itself",
         })),

@@ -937,3 +937,190 @@ async fn duplicates_merge_reversibly_with_lineage() {
     assert!(lineage[0]["undone_at"].is_string());
     assert_eq!(lineage[0]["undone_by"], user_of(StaffRole::BranchManager));
 }
+
+#[tokio::test]
+async fn the_personal_data_copy_is_clear_and_audited_first() {
+    let bank = bank().await;
+    let rm = token(&bank, StaffRole::RelationshipManager);
+    let path = format!("/api/v1/customers/{IN_SCOPE}/export");
+    let body = r#"{"reason":"customer's written request, ID checked at the counter"}"#;
+    let res = bank.send(post_json(&path, Some(rm), body)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    let copy = json(res).await;
+    assert_eq!(copy["id_number"], CA_ID_NUMBER);
+    assert_eq!(copy["phone"], CA_PHONE);
+    assert_eq!(copy["holdings"][0]["account"], common::CA_ACCOUNT);
+    assert_eq!(copy["transactions"].as_array().unwrap().len(), 1);
+    let records = bank.store.records(1, 100).await.unwrap();
+    let export = records
+        .iter()
+        .find(|r| r.entry.action == "customer.export")
+        .expect("audited");
+    assert_eq!(
+        export.entry.reason.as_deref(),
+        Some("customer's written request, ID checked at the counter")
+    );
+    assert!(!format!("{export:?}").contains(CA_ID_NUMBER));
+    let auditor = token(&bank, StaffRole::Auditor);
+    assert_problem(
+        &bank,
+        post_json(&path, Some(auditor), body),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let p = assert_problem(
+        &bank,
+        post_json(&path, Some(rm), r#"{"reason":"x"}"#),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "reason");
+}
+
+#[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one erasure story: refused, allowed, checked"
+)]
+async fn erasure_anonymises_what_the_law_does_not_keep() {
+    let bank = bank().await;
+    let admin = token(&bank, StaffRole::Admin);
+    let agent = token(&bank, StaffRole::ServiceAgent);
+    let contact =
+        serde_json::json!({ "channel": "branch", "kind": "咨询", "content": "客户说住在西湖区" });
+    let res = bank
+        .send(post_json(
+            &format!("/api/v1/customers/{IN_SCOPE}/interactions"),
+            Some(agent),
+            contact.to_string(),
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let path = format!("/api/v1/customers/{IN_SCOPE}/erase");
+    let body = r#"{"reason":"PIPL art. 47 request no. 2026-118"}"#;
+    let p = assert_problem(
+        &bank,
+        post_json(&path, Some(admin), body),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("close"), "{p}");
+    assert_problem(
+        &bank,
+        post_json(&path, Some(token(&bank, StaffRole::BranchManager)), body),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    // The account is closed and paid out; now the erasure goes ahead.
+    let closed = fincrm_domain::Holding {
+        id: common::CA_ACCOUNT.parse().unwrap(),
+        customer_id: IN_SCOPE.parse().unwrap(),
+        product_code: "DEP001".parse().unwrap(),
+        product_type: fincrm_domain::ProductType::Deposit,
+        balance: Money::new(0, Currency::Cny),
+        limit: None,
+        opened_on: None,
+        matures_on: None,
+        status: fincrm_domain::HoldingStatus::Closed,
+    };
+    bank.store
+        .write(None, &[tables::holdings(&[closed])])
+        .await
+        .unwrap();
+    let res = bank.send(post_json(&path, Some(admin), body)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let erased = json(res).await;
+    assert_eq!(erased["name"], "已注销客户");
+    assert_eq!(erased["status"], "closed");
+    for field in ["id_number", "phone", "email", "address"] {
+        assert!(erased[field].is_null(), "{field}: {erased}");
+    }
+    let copy = json(
+        bank.send(post_json(
+            &format!("/api/v1/customers/{IN_SCOPE}/export"),
+            Some(admin),
+            r#"{"reason":"check the erasure"}"#,
+        ))
+        .await,
+    )
+    .await;
+    assert!(copy["id_number"].is_null() && copy["phone"].is_null());
+    assert_eq!(
+        copy["transactions"].as_array().unwrap().len(),
+        1,
+        "kept by law"
+    );
+    assert!(
+        copy["interactions"][0]["content"].is_null(),
+        "free text gone"
+    );
+    assert!(
+        ids(
+            &bank,
+            &format!("/api/v1/customers?q={}", q("郭东兰")),
+            StaffRole::Admin
+        )
+        .await
+        .0
+        .is_empty(),
+        "the old name no longer finds the record"
+    );
+    assert!(
+        ids(
+            &bank,
+            &format!("/api/v1/customers?q={CA_ID_NUMBER}"),
+            StaffRole::Admin
+        )
+        .await
+        .0
+        .is_empty()
+    );
+    let (_, before, _) = audit_actions(&bank)
+        .await
+        .into_iter()
+        .find(|(a, _, _)| a == "customer.erase")
+        .unwrap();
+    let before = before.unwrap();
+    assert!(
+        before.contains("郭东兰") && !before.contains(CA_PHONE),
+        "{before}"
+    );
+}
+
+#[tokio::test]
+async fn the_360_carries_relationships_consents_and_open_items() {
+    let bank = bank().await;
+    bank.store
+        .write(
+            None,
+            &[tables::relationships(&[fincrm_domain::Relationship {
+                from: IN_SCOPE.parse().unwrap(),
+                to: OUT_OF_SCOPE.parse().unwrap(),
+                kind: fincrm_domain::RelationshipKind::Household,
+                role: Some("配偶".to_owned()),
+            }])],
+        )
+        .await
+        .unwrap();
+    let rm = token(&bank, StaffRole::RelationshipManager);
+    let res = bank
+        .send(post_json(
+            &format!("/api/v1/customers/{IN_SCOPE}/consents"),
+            Some(rm),
+            r#"{"purpose":"marketing","granted":true}"#,
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let v = json(
+        bank.send(get(&format!("/api/v1/customers/{IN_SCOPE}/360"), rm))
+            .await,
+    )
+    .await;
+    assert_eq!(v["relationships"][0]["other"], OUT_OF_SCOPE);
+    assert_eq!(v["relationships"][0]["role"], "配偶");
+    assert_eq!(v["relationships"][0]["outgoing"], true);
+    assert_eq!(v["consents"][0]["purpose"], "marketing");
+    assert_eq!(v["holdings"][0]["balance"]["minor"], 1_234_500);
+    assert!(v["open_items"].as_array().unwrap().is_empty());
+}

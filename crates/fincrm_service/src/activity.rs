@@ -312,7 +312,7 @@ pub struct Consents {
 }
 
 /// The latest record per purpose and channel of `records` (newest first).
-fn in_force(records: &[Consent]) -> Vec<&Consent> {
+pub(crate) fn in_force(records: &[Consent]) -> Vec<&Consent> {
     let mut seen = std::collections::HashSet::new();
     records
         .iter()

@@ -335,8 +335,40 @@ pub struct View360 {
     pub transactions: Vec<TransactionView>,
     /// Latest interactions, newest first.
     pub interactions: Vec<InteractionView>,
-    /// Score history, newest first.
+    /// Score history, newest first: tier, lifecycle stage, RFM, CLV, P(alive) of each run.
     pub scores: Vec<ScoreView>,
+    /// Relationships, either side (household, group, guarantor, …).
+    pub relationships: Vec<RelationshipView>,
+    /// Consents in force (latest per purpose and channel).
+    pub consents: Vec<crate::activity::ConsentView>,
+    /// Open service requests, tasks and risk alerts: empty until the service, marketing and
+    /// risk modules (later issues) raise them; the field is part of the contract now so
+    /// clients need not change.
+    pub open_items: Vec<OpenItem>,
+}
+
+/// A relationship of the customer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RelationshipView {
+    /// The other party's customer number.
+    pub other: String,
+    /// `household`, `group`, `guarantor`, … .
+    pub kind: String,
+    /// Role detail, e.g. 配偶.
+    pub role: Option<String>,
+    /// Whether this customer is the relationship's first party.
+    pub outgoing: bool,
+}
+
+/// An open task, service request or alert on the customer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OpenItem {
+    /// `task`, `service_request` or `alert`.
+    pub kind: String,
+    /// What it is.
+    pub title: String,
+    /// When it is due, if it has a deadline.
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 /// A field [`reveal`] can unmask.
@@ -456,6 +488,8 @@ pub async fn view_360(
     let transactions = store.recent_transactions(&c.id, VIEW_360_LATEST).await?;
     let interactions = store.interactions_of(&c.id, VIEW_360_LATEST).await?;
     let scores = store.score_history(&c.id, VIEW_360_SCORES).await?;
+    let relationships = store.relationships_of(&c.id).await?;
+    let consents = store.consents_of(&c.id).await?;
     audit
         .append(&[entry(caller, "customer.view", &c.id).after(r#"{"view":"360"}"#)])
         .await?;
@@ -465,6 +499,23 @@ pub async fn view_360(
         transactions: transactions.iter().map(TransactionView::from).collect(),
         interactions: interactions.iter().map(InteractionView::from).collect(),
         scores: scores.iter().map(ScoreView::from).collect(),
+        relationships: relationships
+            .iter()
+            .map(|r| {
+                let outgoing = r.from == c.id;
+                RelationshipView {
+                    other: if outgoing { &r.to } else { &r.from }.as_str().to_owned(),
+                    kind: r.kind.as_str().to_owned(),
+                    role: r.role.clone(),
+                    outgoing,
+                }
+            })
+            .collect(),
+        consents: crate::activity::in_force(&consents)
+            .into_iter()
+            .map(crate::activity::ConsentView::from)
+            .collect(),
+        open_items: Vec::new(),
     })
 }
 

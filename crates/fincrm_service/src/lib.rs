@@ -14,5 +14,6 @@ pub mod customers;
 pub mod demo;
 pub mod import;
 pub mod merges;
+pub mod privacy;
 pub mod rules;
 pub mod schema;

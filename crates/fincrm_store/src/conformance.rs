@@ -28,6 +28,7 @@ pub async fn run_all(store: &dyn Store) {
     customer_search_matches_names_within_scope_and_pages(store).await;
     consents_read_back_newest_first(store).await;
     a_merge_points_the_duplicate_at_the_survivor_and_undoes(store).await;
+    relationships_read_from_both_sides_and_erasure_clears_contacts(store).await;
 }
 
 fn cid(s: &str) -> CustomerId {
@@ -674,6 +675,69 @@ async fn a_merge_points_the_duplicate_at_the_survivor_and_undoes(store: &dyn Sto
         store.merges_of(&cid("MG1")).await.expect("lineage"),
         lineage
     );
+}
+
+async fn relationships_read_from_both_sides_and_erasure_clears_contacts(store: &dyn Store) {
+    use fincrm_domain::{Channel, Interaction, InteractionId, Relationship, RelationshipKind};
+    let rel = Relationship {
+        from: cid("RL1"),
+        to: cid("RL2"),
+        kind: RelationshipKind::Household,
+        role: Some("配偶".to_owned()),
+    };
+    let contact = Interaction {
+        id: InteractionId::parse("RL1-I1").expect("id"),
+        customer_id: cid("RL1"),
+        at: chrono::Utc::now(),
+        channel: Channel::Phone,
+        kind: "咨询".to_owned(),
+        user_id: None,
+        content: Some("住在西湖区".to_owned()),
+    };
+    store
+        .write(
+            None,
+            &[
+                tables::customers(&[
+                    Customer::individual(cid("RL1"), "关系甲".to_owned()),
+                    Customer::individual(cid("RL2"), "关系乙".to_owned()),
+                ]),
+                tables::relationships(std::slice::from_ref(&rel)),
+                tables::interactions(&[contact]),
+            ],
+        )
+        .await
+        .expect("write");
+    assert_eq!(
+        store.relationships_of(&cid("RL1")).await.expect("read"),
+        [rel.clone()]
+    );
+    assert_eq!(
+        store.relationships_of(&cid("RL2")).await.expect("read"),
+        [rel]
+    );
+    let mut anonymised = Customer::individual(cid("RL1"), "已注销客户".to_owned());
+    anonymised.status = fincrm_domain::CustomerStatus::Closed;
+    let entry = crate::NewAuditEntry::new(
+        chrono::Utc::now(),
+        "u1",
+        "customer.erase",
+        "customer",
+        "RL1",
+    );
+    store
+        .erase_customer(&anonymised, &[entry])
+        .await
+        .expect("erase");
+    let contacts = store.interactions_of(&cid("RL1"), 10).await.expect("read");
+    assert_eq!(contacts.len(), 1, "the contact is kept");
+    assert_eq!(contacts[0].content, None, "its free text is not");
+    let read = store
+        .customer(&cid("RL1"))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(read.name, "已注销客户");
 }
 
 async fn recent_transactions_are_newest_first_and_limited(store: &dyn Store) {

@@ -338,6 +338,21 @@ pub trait Store: Send + Sync {
     /// The lineage of a customer: every merge it took part in, either side, newest first.
     async fn merges_of(&self, id: &CustomerId) -> StoreResult<Vec<MergeRecord>>;
 
+    /// The customer's relationships, either side (household, group, guarantor, …).
+    async fn relationships_of(
+        &self,
+        id: &CustomerId,
+    ) -> StoreResult<Vec<fincrm_domain::Relationship>>;
+
+    /// Erasure on request (PIPL art. 47) where the law keeps the records: writes `anonymised`
+    /// over the customer (personal information gone, its search terms with it), clears the
+    /// free text of its contacts, and appends the audit `entries`, in one transaction.
+    async fn erase_customer(
+        &self,
+        anonymised: &Customer,
+        entries: &[NewAuditEntry],
+    ) -> StoreResult<()>;
+
     /// Customers inside `scope` matching `query`, in customer-number order, at most
     /// `query.limit` (the name index of [`search`], kept by every customer write).
     async fn find_customers(

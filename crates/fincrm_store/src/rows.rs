@@ -359,3 +359,29 @@ impl TryFrom<BranchRow> for fincrm_domain::Branch {
         })
     }
 }
+
+/// A stored relationship.
+#[derive(Debug, sqlx::FromRow)]
+#[expect(
+    missing_docs,
+    reason = "fields mirror the columns documented in the migrations"
+)]
+pub struct RelationshipRow {
+    pub from_customer_id: String,
+    pub to_customer_id: String,
+    pub kind: String,
+    pub role: Option<String>,
+}
+
+impl TryFrom<RelationshipRow> for fincrm_domain::Relationship {
+    type Error = StoreError;
+
+    fn try_from(r: RelationshipRow) -> Result<Self, StoreError> {
+        Ok(fincrm_domain::Relationship {
+            from: CustomerId::parse(&r.from_customer_id)?,
+            to: CustomerId::parse(&r.to_customer_id)?,
+            kind: fincrm_domain::RelationshipKind::parse(&r.kind)?,
+            role: r.role,
+        })
+    }
+}

@@ -681,6 +681,49 @@ impl Store for PgStore {
             .await?)
     }
 
+    async fn relationships_of(
+        &self,
+        id: &CustomerId,
+    ) -> StoreResult<Vec<fincrm_domain::Relationship>> {
+        let rows: Vec<fincrm_store::rows::RelationshipRow> = sqlx::query_as(
+            "SELECT from_customer_id, to_customer_id, kind, role FROM relationship \
+             WHERE from_customer_id = $1 OR to_customer_id = $2 \
+             ORDER BY from_customer_id, to_customer_id, kind",
+        )
+        .bind(id.as_str())
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(fincrm_domain::Relationship::try_from)
+            .collect()
+    }
+
+    async fn erase_customer(
+        &self,
+        anonymised: &Customer,
+        entries: &[fincrm_store::NewAuditEntry],
+    ) -> StoreResult<()> {
+        fincrm_store::audit::check_entries(entries)?;
+        let mut tx = self.pool.begin().await?;
+        write_in(
+            &mut tx,
+            self.keyring.as_deref(),
+            None,
+            &[fincrm_store::tables::customers(std::slice::from_ref(
+                anonymised,
+            ))],
+        )
+        .await?;
+        sqlx::query("UPDATE interaction SET content = NULL WHERE customer_id = $1")
+            .bind(anonymised.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        audit::append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn find_customers(
         &self,
         scope: &CustomerScope,
