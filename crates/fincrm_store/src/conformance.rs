@@ -710,7 +710,7 @@ async fn relationships_read_from_both_sides_and_erasure_clears_contacts(store: &
         .expect("write");
     assert_eq!(
         store.relationships_of(&cid("RL1")).await.expect("read"),
-        [rel.clone()]
+        std::slice::from_ref(&rel)
     );
     assert_eq!(
         store.relationships_of(&cid("RL2")).await.expect("read"),
