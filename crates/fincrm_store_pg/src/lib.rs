@@ -318,6 +318,30 @@ fn bind_all<O>(
     q
 }
 
+impl PgStore {
+    /// A transaction whose reads of `customer` the row-level security policy (migration 0010)
+    /// limits to `scope`: the second wall behind the scoped query itself.
+    async fn scoped(
+        &self,
+        scope: &CustomerScope,
+    ) -> StoreResult<sqlx::Transaction<'_, sqlx::Postgres>> {
+        let (kind, key) = match scope {
+            CustomerScope::All => ("all", ""),
+            CustomerScope::Branches(root) => ("branches", root.as_str()),
+            CustomerScope::Book(user) => ("book", user.as_str()),
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "SELECT set_config('fincrm.scope', $1, true), set_config('fincrm.scope_key', $2, true)",
+        )
+        .bind(kind)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx)
+    }
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {
@@ -478,12 +502,13 @@ impl Store for PgStore {
         scope: &CustomerScope,
         id: &CustomerId,
     ) -> StoreResult<Option<Customer>> {
+        let mut tx = self.scoped(scope).await?;
         let row: Option<CustomerRow> = match scope {
             CustomerScope::All => {
                 let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = $1");
                 sqlx::query_as(AssertSqlSafe(sql))
                     .bind(id.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?
             }
             CustomerScope::Branches(root) => {
@@ -500,7 +525,7 @@ impl Store for PgStore {
                 sqlx::query_as(AssertSqlSafe(sql))
                     .bind(root.as_str())
                     .bind(id.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?
             }
             CustomerScope::Book(user) => {
@@ -515,10 +540,11 @@ impl Store for PgStore {
                     .bind(id.as_str())
                     .bind(user.as_str())
                     .bind(user.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?
             }
         };
+        tx.commit().await?;
         row.map(|r| r.into_customer(self.keyring.as_deref()))
             .transpose()
     }
@@ -735,10 +761,12 @@ impl Store for PgStore {
             scope,
             query,
         );
-        bind_all(sqlx::query_as::<_, CustomerRow>(AssertSqlSafe(sql)), args)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
+        let mut tx = self.scoped(scope).await?;
+        let rows = bind_all(sqlx::query_as::<_, CustomerRow>(AssertSqlSafe(sql)), args)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.into_iter()
             .map(|r| r.into_customer(self.keyring.as_deref()))
             .collect()
     }
