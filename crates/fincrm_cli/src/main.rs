@@ -419,9 +419,13 @@ async fn serve(stores: Stores, listen: &str, trusted_proxies: &[std::net::IpAddr
         .await
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving; health at /health, API at /api/v1");
+    // Views, reveals and PI lookups each append an audit record: group-commit them.
+    let audit = Arc::new(fincrm_service::audit_batch::GroupCommitAudit::new(
+        stores.audit,
+    ));
     let mut state = fincrm_http::AppState::new(
         stores.store,
-        stores.audit,
+        audit,
         Arc::new(fincrm_service::auth::Auth::new(
             stores.auth,
             fincrm_service::auth::AuthConfig::default(),

@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod analytics;
+pub mod audit_batch;
 pub mod auth;
 pub mod customer_changes;
 pub mod customers;
