@@ -44,6 +44,10 @@ pub const COOKIE_SCHEME: &str = "cookie";
         handlers::merges::undo_merge,
         handlers::privacy::export_customer,
         handlers::privacy::erase_customer,
+        handlers::admin::list_users,
+        handlers::admin::create_user,
+        handlers::admin::update_user,
+        handlers::admin::reset_password,
     ),
     tags(
         (name = "system", description = "Health and version."),
@@ -52,7 +56,7 @@ pub const COOKIE_SCHEME: &str = "cookie";
         (name = "tokens", description = "The caller's API tokens."),
         (name = "privacy", description = "The personal-information copy and erasure (PIPL art. 45, 47)."),
         (name = "duplicates", description = "Candidate duplicates, reversible merges and their lineage."),
-        (name = "organisation", description = "The branch tree."),
+        (name = "organisation", description = "The branch tree; staff and their roles (administrators)."),
     )
 )]
 struct ApiDoc;

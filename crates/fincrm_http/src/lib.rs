@@ -255,6 +255,30 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Authenticated,
         handler: |m| on(m, handlers::privacy::erase_customer),
     },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/users",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::list_users),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/users",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::create_user),
+    },
+    RouteSpec {
+        method: Method::PATCH,
+        path: "/api/v1/users/{id}",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::update_user),
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/users/{id}/password-reset",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::reset_password),
+    },
 ];
 
 /// The whole HTTP surface, built from [`ROUTES`].

@@ -50,6 +50,14 @@ fn may_write(role: StaffRole) -> bool {
     )
 }
 
+fn admin_only(role: Option<StaffRole>, admin: StatusCode) -> StatusCode {
+    match role {
+        None => StatusCode::UNAUTHORIZED,
+        Some(StaffRole::Admin) => admin,
+        Some(_) => StatusCode::FORBIDDEN,
+    }
+}
+
 /// The status a request must get. Panics for a route it does not know.
 fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> StatusCode {
     let customer_read = |role: Option<StaffRole>| match role {
@@ -93,6 +101,12 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
             Some(StaffRole::Admin) => StatusCode::OK,
             Some(_) => StatusCode::FORBIDDEN,
         },
+        // Staff administration: administrators only. `{id}` is a customer number: no such user.
+        ("GET", "/api/v1/users") => admin_only(role, StatusCode::OK),
+        ("POST", "/api/v1/users") => admin_only(role, StatusCode::CREATED),
+        ("PATCH", "/api/v1/users/{id}") | ("POST", "/api/v1/users/{id}/password-reset") => {
+            admin_only(role, StatusCode::NOT_FOUND)
+        }
         // Merging a customer into itself: past the scope and role checks, refused as invalid.
         ("POST", "/api/v1/customers/{id}/merge") => match role {
             None => StatusCode::UNAUTHORIZED,
@@ -188,6 +202,11 @@ fn request(
             })
         }
         ("PATCH", "/api/v1/customers/{id}") => Some(serde_json::json!({ "tags": ["matrix"] })),
+        ("POST", "/api/v1/users") => Some(serde_json::json!({
+            "id": format!("new-{}-{customer}", role.map_or("anon", StaffRole::as_str)),
+            "name": "新员工", "branch_id": "B1", "role": "service_agent",
+        })),
+        ("PATCH", "/api/v1/users/{id}") => Some(serde_json::json!({ "name": "改名" })),
         ("POST", "/api/v1/customers/{id}/export" | "/api/v1/customers/{id}/erase") => {
             Some(serde_json::json!({ "reason": "customer's written request, ID checked" }))
         }

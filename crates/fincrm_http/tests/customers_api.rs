@@ -1124,3 +1124,94 @@ async fn the_360_carries_relationships_consents_and_open_items() {
     assert_eq!(v["holdings"][0]["balance"]["minor"], 1_234_500);
     assert!(v["open_items"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn administrators_manage_staff_with_one_time_passwords() {
+    let bank = bank().await;
+    let admin = token(&bank, StaffRole::Admin);
+    let body =
+        r#"{"id":"u_new_rm","name":"李新","branch_id":"B1-1","role":"relationship_manager"}"#;
+    let res = bank
+        .send(post_json("/api/v1/users", Some(admin), body))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created = json(res).await;
+    let otp = created["one_time_password"].as_str().unwrap().to_owned();
+    let (_, _, session) = login(&bank, "u_new_rm", &otp).await;
+    assert_eq!(session["must_change_password"], true);
+    assert_problem(
+        &bank,
+        post_json("/api/v1/users", Some(admin), body),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    for (bad, field) in [
+        (
+            r#"{"id":"u_x","name":"甲","branch_id":"B1","role":"king"}"#,
+            "role",
+        ),
+        (
+            r#"{"id":"u_x","name":"甲","branch_id":"NOPE","role":"auditor"}"#,
+            "branch_id",
+        ),
+        (
+            r#"{"id":"u x","name":"甲","branch_id":"B1","role":"auditor"}"#,
+            "user_id",
+        ),
+    ] {
+        let p = assert_problem(
+            &bank,
+            post_json("/api/v1/users", Some(admin), bad),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], field, "{bad}: {p}");
+    }
+    let res = bank
+        .send(patch_json(
+            "/api/v1/users/u_new_rm",
+            admin,
+            &serde_json::json!({ "role": "branch_manager", "branch_id": "B1" }),
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, before, after) = audit_actions(&bank)
+        .await
+        .into_iter()
+        .find(|(a, _, _)| a == "user.update")
+        .unwrap();
+    assert!(
+        before.unwrap().contains("relationship_manager")
+            && after.unwrap().contains("branch_manager")
+    );
+    let p = assert_problem(
+        &bank,
+        patch_json(
+            &format!("/api/v1/users/{}", user_of(StaffRole::Admin)),
+            admin,
+            &serde_json::json!({ "role": "auditor" }),
+        ),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("last administrator"),
+        "{p}"
+    );
+    let res = bank
+        .send(post_json(
+            "/api/v1/users/u_new_rm/password-reset",
+            Some(admin),
+            "",
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let new_otp = json(res).await["one_time_password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_otp, otp);
+    login(&bank, "u_new_rm", &new_otp).await;
+    let listed = text(bank.send(get("/api/v1/users", admin)).await).await;
+    assert!(listed.contains("u_new_rm") && !listed.contains(&new_otp));
+}

@@ -249,7 +249,7 @@ fn random_token() -> Result<String, AuthError> {
 
 /// A one-time password: 4 groups of 5 characters from 56 unambiguous letters and digits
 /// (about 116 bits), regenerated until the policy accepts it.
-fn one_time_password(user_id: &str) -> Result<String, AuthError> {
+pub(crate) fn one_time_password(user_id: &str) -> Result<String, AuthError> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let limit = u8::try_from(256 - 256 % ALPHABET.len()).unwrap_or(u8::MAX);
     loop {

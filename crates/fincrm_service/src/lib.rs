@@ -18,3 +18,4 @@ pub mod merges;
 pub mod privacy;
 pub mod rules;
 pub mod schema;
+pub mod staff;

@@ -41,6 +41,11 @@ pub fn customer_kind() -> Object {
     )
 }
 
+/// An optional [`StaffRole`].
+pub fn staff_role_nullable() -> Object {
+    string_enum(StaffRole::ALL.iter().map(|r| r.as_str()), true)
+}
+
 /// [`CustomerStatus`].
 pub fn customer_status() -> Object {
     string_enum(CustomerStatus::ALL.iter().map(|s| s.as_str()), false)

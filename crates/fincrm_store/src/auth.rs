@@ -171,6 +171,9 @@ pub trait AuthStore: Send + Sync {
     /// Whether any user with the admin role has a credential (can log in).
     async fn admin_exists(&self) -> StoreResult<bool>;
 
+    /// Every member of staff, by user id.
+    async fn users(&self) -> StoreResult<Vec<User>>;
+
     /// In one transaction: when no admin has a credential, creates `head_office` if missing,
     /// the staff member `admin` (if missing; an existing one must have the admin role) and its
     /// credential with `must_change`, and records `auth.bootstrap`. Returns `false`, changing

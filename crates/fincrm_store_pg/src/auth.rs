@@ -37,6 +37,14 @@ impl AuthStore for PgStore {
         row.map(User::try_from).transpose()
     }
 
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        let rows: Vec<StaffRow> =
+            sqlx::query_as("SELECT user_id, name, branch_id, role FROM staff ORDER BY user_id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
     async fn admin_exists(&self) -> StoreResult<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM credential c JOIN staff s ON s.user_id = c.user_id \

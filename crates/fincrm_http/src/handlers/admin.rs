@@ -1,4 +1,5 @@
-//! The caller's own account and the organisation: password change, API tokens, branches.
+//! The caller's own account and the organisation: password change, API tokens, branches,
+//! and staff administration.
 
 use super::{CsrfHeader, no_store};
 use crate::AppState;
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use fincrm_domain::auth::Scope;
 use fincrm_domain::{BranchLevel, StaffRole};
 use fincrm_service::auth::{Principal, Via};
+use fincrm_service::staff::{self, NewStaff, StaffCredentials, StaffPatch, StaffView};
 use serde::{Deserialize, Serialize};
 
 /// Refuses a session still on its one-time password (only a password change may proceed).
@@ -332,4 +334,116 @@ pub async fn list_branches(
         })
         .collect();
     Ok(axum::Json(views).into_response())
+}
+
+/// `GET /api/v1/users`: every member of staff (administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "organisation",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Staff, by user id.", body = Vec<StaffView>),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn list_users(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ClientAddr(addr): ClientAddr,
+) -> Result<Response, ApiError> {
+    let caller = super::caller(&principal, addr.as_deref());
+    let users = staff::list(&state.auth, &caller).await?;
+    Ok(no_store(axum::Json(users)))
+}
+
+/// `POST /api/v1/users`: creates a member of staff with a one-time password, shown once
+/// (administrators; audited). 201.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "organisation",
+    params(CsrfHeader),
+    request_body = NewStaff,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Created; the one-time password is in the body, once.", body = StaffCredentials),
+        (status = 400, description = "Malformed JSON.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator, or a cookie caller without `X-CSRF-Token`.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 409, description = "The user id is taken.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JSON body.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(body): ApiJson<NewStaff>,
+) -> Result<Response, ApiError> {
+    let caller = super::caller(&principal, addr.as_deref());
+    let created = staff::create(state.store.as_ref(), &state.auth, &caller, &body).await?;
+    Ok(no_store((StatusCode::CREATED, axum::Json(created))))
+}
+
+/// `PATCH /api/v1/users/{id}`: changes a member of staff's name, branch or role
+/// (administrators; audited with before and after).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "organisation",
+    params(("id" = String, Path, description = "User id."), CsrfHeader),
+    request_body = StaffPatch,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The user as changed.", body = StaffView),
+        (status = 400, description = "Malformed JSON.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator, or a cookie caller without `X-CSRF-Token`.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 404, description = "No such user.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 409, description = "The last administrator would lose the role.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JSON body.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn update_user(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ClientAddr(addr): ClientAddr,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StaffPatch>,
+) -> Result<Response, ApiError> {
+    let caller = super::caller(&principal, addr.as_deref());
+    let updated = staff::update(state.store.as_ref(), &state.auth, &caller, &id, &body).await?;
+    Ok(no_store(axum::Json(updated)))
+}
+
+/// `POST /api/v1/users/{id}/password-reset`: a new one-time password for the user, shown
+/// once; their sessions end (administrators; audited).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/password-reset",
+    tag = "organisation",
+    params(("id" = String, Path, description = "User id."), CsrfHeader),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The new one-time password, once.", body = StaffCredentials),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator, or a cookie caller without `X-CSRF-Token`.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 404, description = "No such user.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ClientAddr(addr): ClientAddr,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = super::caller(&principal, addr.as_deref());
+    let reset = staff::reset_password(&state.auth, &caller, &id).await?;
+    Ok(no_store(axum::Json(reset)))
 }

@@ -154,7 +154,11 @@ pub async fn bank() -> Bank {
             .create_api_token(
                 &user,
                 "matrix",
-                &[Scope::CustomersRead, Scope::CustomersWrite],
+                if role == StaffRole::Admin {
+                    &[Scope::CustomersRead, Scope::CustomersWrite, Scope::Admin][..]
+                } else {
+                    &[Scope::CustomersRead, Scope::CustomersWrite][..]
+                },
                 Duration::days(30),
                 "test",
                 None,
