@@ -279,6 +279,18 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Authenticated,
         handler: |m| on(m, handlers::admin::reset_password),
     },
+    RouteSpec {
+        method: Method::GET,
+        path: "/api/v1/rules/{kind}",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::rules::get_rules),
+    },
+    RouteSpec {
+        method: Method::PUT,
+        path: "/api/v1/rules/{kind}",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::rules::put_rules),
+    },
 ];
 
 /// The whole HTTP surface, built from [`ROUTES`].

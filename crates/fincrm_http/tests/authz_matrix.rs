@@ -102,7 +102,13 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
             Some(_) => StatusCode::FORBIDDEN,
         },
         // Staff administration: administrators only. `{id}` is a customer number: no such user.
-        ("GET", "/api/v1/users") => admin_only(role, StatusCode::OK),
+        ("GET", "/api/v1/users") | ("PUT", "/api/v1/rules/{kind}") => {
+            admin_only(role, StatusCode::OK)
+        }
+        ("GET", "/api/v1/rules/{kind}") => match role {
+            Some(_) => StatusCode::OK,
+            None => StatusCode::UNAUTHORIZED,
+        },
         ("POST", "/api/v1/users") => admin_only(role, StatusCode::CREATED),
         ("PATCH", "/api/v1/users/{id}") | ("POST", "/api/v1/users/{id}/password-reset") => {
             admin_only(role, StatusCode::NOT_FOUND)
@@ -168,7 +174,10 @@ fn request(
     customer: &str,
     token: Option<&str>,
 ) -> Request<Body> {
-    let path = route.path.replace("{id}", customer);
+    let path = route
+        .path
+        .replace("{id}", customer)
+        .replace("{kind}", "tiers");
     let mut req = Request::builder().method(route.method.clone()).uri(path);
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -207,6 +216,7 @@ fn request(
             "name": "新员工", "branch_id": "B1", "role": "service_agent",
         })),
         ("PATCH", "/api/v1/users/{id}") => Some(serde_json::json!({ "name": "改名" })),
+        ("PUT", "/api/v1/rules/{kind}") => Some(serde_json::json!({ "grace_days": 60 })),
         ("POST", "/api/v1/customers/{id}/export" | "/api/v1/customers/{id}/erase") => {
             Some(serde_json::json!({ "reason": "customer's written request, ID checked" }))
         }

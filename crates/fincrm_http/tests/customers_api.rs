@@ -1215,3 +1215,50 @@ async fn administrators_manage_staff_with_one_time_passwords() {
     let listed = text(bank.send(get("/api/v1/users", admin)).await).await;
     assert!(listed.contains("u_new_rm") && !listed.contains(&new_otp));
 }
+
+#[tokio::test]
+async fn administrators_version_the_tier_and_lifecycle_rules() {
+    let bank = bank().await;
+    let admin = token(&bank, StaffRole::Admin);
+    let put = |kind: &str, body: &str| {
+        Request::put(format!("/api/v1/rules/{kind}"))
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let v = json(bank.send(get("/api/v1/rules/tiers", admin)).await).await;
+    assert_eq!(v["version"], 0, "the built-in defaults");
+    assert_eq!(v["rules"]["grace_days"], 90);
+    let res = bank.send(put("tiers", r#"{"grace_days": 30}"#)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v = json(res).await;
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["rules"]["grace_days"], 30);
+    let rm = token(&bank, StaffRole::RelationshipManager);
+    let seen = json(bank.send(get("/api/v1/rules/tiers", rm)).await).await;
+    assert_eq!(seen["version"], 1, "everyone reads the rules in force");
+    for (kind, body) in [
+        ("tiers", r#"{"grace_days": "soon"}"#),
+        ("tiers", r#"{"colour": "red"}"#),
+        (
+            "lifecycle",
+            r#"{"dormant_after_days": 400, "churned_after_days": 300}"#,
+        ),
+        ("tiers", "[1, 2]"),
+    ] {
+        let p = assert_problem(&bank, put(kind, body), StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["errors"][0]["field"], "rules", "{body}: {p}");
+    }
+    assert_problem(&bank, put("moods", "{}"), StatusCode::NOT_FOUND).await;
+    let changes: Vec<_> = bank
+        .store
+        .records(1, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.action == "rule_set.update")
+        .collect();
+    assert_eq!(changes.len(), 1, "refused versions leave no record");
+    assert_eq!(changes[0].entry.actor, user_of(StaffRole::Admin));
+}

@@ -1,13 +1,14 @@
 //! The handlers of [`crate::ROUTES`]: thin over `fincrm_service`. System, session and customer
 //! reads here; a customer's activity in [`activity`], changes in [`changes`], duplicates and
 //! merges in [`merges`], the personal-information copy and erasure in [`privacy`],
-//! administration in [`admin`].
+//! the tier and lifecycle rules in [`rules`], administration in [`admin`].
 
 pub mod activity;
 pub mod admin;
 pub mod changes;
 pub mod merges;
 pub mod privacy;
+pub mod rules;
 
 use crate::AppState;
 use crate::authn::{Authenticated, ClientAddr, SESSION_COOKIE, came_over_tls, cookie};
