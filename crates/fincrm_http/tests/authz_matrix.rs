@@ -72,7 +72,11 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
         ("POST", "/api/v1/session")
         | (
             "GET",
-            "/api/v1/customers" | "/api/v1/tokens" | "/api/v1/branches" | "/api/v1/duplicates",
+            "/api/v1/customers"
+            | "/api/v1/tokens"
+            | "/api/v1/branches"
+            | "/api/v1/duplicates"
+            | "/api/v1/rules/{kind}",
         ) => match role {
             Some(_) => StatusCode::OK,
             None => StatusCode::UNAUTHORIZED,
@@ -105,10 +109,6 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
         ("GET", "/api/v1/users") | ("PUT", "/api/v1/rules/{kind}") => {
             admin_only(role, StatusCode::OK)
         }
-        ("GET", "/api/v1/rules/{kind}") => match role {
-            Some(_) => StatusCode::OK,
-            None => StatusCode::UNAUTHORIZED,
-        },
         ("POST", "/api/v1/users") => admin_only(role, StatusCode::CREATED),
         ("PATCH", "/api/v1/users/{id}") | ("POST", "/api/v1/users/{id}/password-reset") => {
             admin_only(role, StatusCode::NOT_FOUND)
