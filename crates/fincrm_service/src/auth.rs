@@ -318,6 +318,15 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// How stale a "last used" stamp may get before a request rewrites it. Rewriting it on every
+/// request would make every read a database write (one fsync each on SQLite); a minute is
+/// precise enough for idle timeouts of many minutes and for "last used" in token lists.
+pub const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+fn stale(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last.is_none_or(|t| now - t >= TOUCH_EVERY)
+}
+
 impl Auth {
     /// Authentication over `store` with `config`.
     pub fn new(store: Arc<dyn AuthStore>, config: AuthConfig) -> Self {
@@ -469,7 +478,9 @@ impl Auth {
             .credential(&session.user_id)
             .await?
             .is_some_and(|c| c.must_change);
-        self.store.touch_session(&hash, now).await?;
+        if stale(Some(session.last_seen_at), now) {
+            self.store.touch_session(&hash, now).await?;
+        }
         Ok(Principal {
             user_id: user.id,
             role: user.role,
@@ -505,7 +516,9 @@ impl Auth {
             .user(&record.user_id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        self.store.touch_api_token(&record.token_id, now).await?;
+        if stale(record.last_used_at, now) {
+            self.store.touch_api_token(&record.token_id, now).await?;
+        }
         Ok(Principal {
             user_id: user.id,
             role: user.role,
@@ -738,6 +751,14 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_used_stamps_are_rewritten_at_most_once_a_minute() {
+        let now = Utc::now();
+        assert!(stale(None, now));
+        assert!(!stale(Some(now - Duration::seconds(59)), now));
+        assert!(stale(Some(now - TOUCH_EVERY), now));
+    }
 
     #[test]
     fn one_time_passwords_pass_the_policy_and_differ() {
