@@ -484,12 +484,15 @@ pub async fn view_360(
     id: &str,
 ) -> Result<View360, CustomerError> {
     let c = find(store, caller, id).await?;
-    let holdings = store.holdings_of(&c.id).await?;
-    let transactions = store.recent_transactions(&c.id, VIEW_360_LATEST).await?;
-    let interactions = store.interactions_of(&c.id, VIEW_360_LATEST).await?;
-    let scores = store.score_history(&c.id, VIEW_360_SCORES).await?;
-    let relationships = store.relationships_of(&c.id).await?;
-    let consents = store.consents_of(&c.id).await?;
+    // Independent reads: issued together, so the view waits for the slowest, not the sum.
+    let (holdings, transactions, interactions, scores, relationships, consents) = tokio::try_join!(
+        store.holdings_of(&c.id),
+        store.recent_transactions(&c.id, VIEW_360_LATEST),
+        store.interactions_of(&c.id, VIEW_360_LATEST),
+        store.score_history(&c.id, VIEW_360_SCORES),
+        store.relationships_of(&c.id),
+        store.consents_of(&c.id),
+    )?;
     audit
         .append(&[entry(caller, "customer.view", &c.id).after(r#"{"view":"360"}"#)])
         .await?;
