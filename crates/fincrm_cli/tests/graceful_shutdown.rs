@@ -4,9 +4,10 @@
 
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
 
+mod common;
+
+use common::{free_port, http, json};
 use fincrm_store::{AuditStore as _, Store as _};
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,32 +15,6 @@ fn fincrm(db: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fincrm"));
     cmd.args(["--database", db]).env("FINCRM_LOG", "warn");
     cmd
-}
-
-/// One HTTP/1.1 exchange on its own connection: (status, body), or `None` when the server
-/// was no longer there to answer.
-fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
-}
-
-/// The body of a chunked or plain response as JSON.
-fn json(body: &str) -> serde_json::Value {
-    let start = body.find(['{', '[']).unwrap();
-    let end = body.rfind(['}', ']']).unwrap();
-    serde_json::from_str(&body[start..=end]).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,11 +45,7 @@ async fn sigterm_finishes_accepted_writes_and_loses_none() {
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut server = fincrm(&db)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
