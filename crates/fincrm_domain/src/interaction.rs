@@ -104,3 +104,18 @@ pub struct Consent {
     /// When it was recorded.
     pub at: DateTime<Utc>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_channel_serialises_as_its_stored_text() {
+        for c in Channel::ALL {
+            let json = serde_json::to_string(c).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            assert_eq!(serde_json::from_str::<Channel>(&json).ok(), Some(*c));
+        }
+        assert_eq!(Channel::WeChat.as_str(), "wechat");
+    }
+}

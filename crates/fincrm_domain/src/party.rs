@@ -94,10 +94,11 @@ impl From<RiskTolerance> for String {
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
+        // Serde uses the same text as `as_str` (and the database, and the OpenAPI document):
+        // a derived case conversion would turn `WeChat` into `we_chat`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $($(#[$vdoc])* $variant),+
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
         }
 
         impl $name {

@@ -396,3 +396,24 @@ async fn logins_are_rate_limited_per_client_address() {
         "another address is not held back"
     );
 }
+
+#[tokio::test]
+async fn a_reason_must_fit_as_sent_and_without_its_blanks() {
+    let bank = bank().await;
+    let path = format!("/api/v1/customers/{IN_SCOPE}/reveal");
+    for reason in [format!(" {}", "a".repeat(500)), "   ab   ".to_owned()] {
+        let body = serde_json::json!({ "field": "phone", "reason": reason }).to_string();
+        let p = assert_problem(
+            &bank,
+            post_json(&path, Some(rm(&bank)), body),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], "reason");
+    }
+    let ok = serde_json::json!({ "field": "phone", "reason": format!(" {} ", "a".repeat(498)) });
+    let res = bank
+        .send(post_json(&path, Some(rm(&bank)), ok.to_string()))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -1156,7 +1156,7 @@ async fn administrators_manage_staff_with_one_time_passwords() {
         ),
         (
             r#"{"id":"u x","name":"甲","branch_id":"B1","role":"auditor"}"#,
-            "user_id",
+            "id",
         ),
     ] {
         let p = assert_problem(

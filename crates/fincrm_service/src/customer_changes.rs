@@ -53,7 +53,7 @@ pub struct NewCustomer {
     /// Risk tolerance `C1`–`C5`.
     pub risk_tolerance: Option<String>,
     /// Status (default `prospect`).
-    #[schema(schema_with = crate::schema::customer_status_nullable)]
+    #[schema(schema_with = crate::schema::customer_status_settable_nullable)]
     pub status: Option<String>,
     /// Start of the relationship.
     pub opened_on: Option<chrono::NaiveDate>,
@@ -82,7 +82,7 @@ pub struct CustomerPatch {
     /// Risk tolerance `C1`–`C5`.
     pub risk_tolerance: Option<String>,
     /// Status.
-    #[schema(schema_with = crate::schema::customer_status_nullable)]
+    #[schema(schema_with = crate::schema::customer_status_settable_nullable)]
     pub status: Option<String>,
     /// Free tags, replacing the current ones.
     pub tags: Option<Vec<String>>,
@@ -149,7 +149,10 @@ fn apply(c: &mut Customer, p: &CustomerPatch) -> Result<(), CustomerError> {
         c.name_latin = (!latin.is_empty()).then_some(latin);
     }
     if let Some(phone) = &p.phone {
-        c.phone = Some(v(MobilePhone::parse(phone))?);
+        c.phone = Some(crate::customers::as_field(
+            "phone",
+            MobilePhone::parse(phone),
+        )?);
     }
     if let Some(e) = &p.email {
         c.email = Some(email(e)?);
@@ -159,10 +162,13 @@ fn apply(c: &mut Customer, p: &CustomerPatch) -> Result<(), CustomerError> {
         c.address = (!a.is_empty()).then_some(a);
     }
     if let Some(branch) = &p.branch_id {
-        c.branch_id = Some(v(BranchId::parse(branch))?);
+        c.branch_id = Some(crate::customers::as_field(
+            "branch_id",
+            BranchId::parse(branch),
+        )?);
     }
     if let Some(rm) = &p.primary_rm {
-        c.primary_rm = Some(v(UserId::parse(rm))?);
+        c.primary_rm = Some(crate::customers::as_field("primary_rm", UserId::parse(rm))?);
     }
     if let Some(risk) = &p.risk_tolerance {
         c.risk_tolerance = Some(v(RiskTolerance::parse(risk))?);
@@ -242,7 +248,7 @@ pub async fn create(
     crate::customers::require_read(caller.principal)?;
     require_write(caller.principal)?;
     let id = match &new.id {
-        Some(id) => v(CustomerId::parse(id))?,
+        Some(id) => crate::customers::as_field("id", CustomerId::parse(id))?,
         None => v(CustomerId::parse(&new_key("P", caller.now)))?,
     };
     let kind = v(CustomerKind::parse(&new.kind))?;

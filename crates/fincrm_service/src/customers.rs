@@ -59,8 +59,34 @@ pub const REVEAL_ROLES: &[StaffRole] = &[
     StaffRole::ServiceAgent,
 ];
 
-/// Length bounds of a reveal's stated purpose, in characters.
+/// Length bounds of a stated purpose (reveal, copy, erasure, merge), in characters: the text as
+/// sent must fit (what the OpenAPI document states), and so must the text without its
+/// surrounding blanks (five spaces are no reason).
 pub const REASON_CHARS: std::ops::RangeInclusive<usize> = 5..=500;
+
+/// `r`'s error under the request's own field name (`rm`, not the domain type's `user_id`).
+pub(crate) fn as_field<T>(
+    field: &'static str,
+    r: Result<T, fincrm_domain::ValidationError>,
+) -> Result<T, CustomerError> {
+    r.map_err(|mut e| {
+        e.field = field.into();
+        CustomerError::Invalid(e)
+    })
+}
+
+/// The stated purpose `raw`, trimmed, if it is one ([`REASON_CHARS`], no control characters).
+pub(crate) fn check_reason(raw: &str) -> Result<&str, CustomerError> {
+    let trimmed = raw.trim();
+    let fits = |s: &str| REASON_CHARS.contains(&s.chars().count());
+    if !fits(raw) || !fits(trimmed) || raw.chars().any(char::is_control) {
+        return Err(invalid(
+            "reason",
+            "state the purpose in 5–500 characters without control characters",
+        ));
+    }
+    Ok(trimmed)
+}
 
 /// Why a customer call failed.
 #[derive(Debug, thiserror::Error)]
@@ -539,13 +565,7 @@ pub async fn reveal(
             "this role may not reveal personal information",
         ));
     }
-    let reason = reason.trim();
-    if !REASON_CHARS.contains(&reason.chars().count()) || reason.chars().any(char::is_control) {
-        return Err(CustomerError::Invalid(fincrm_domain::ValidationError::new(
-            "reason",
-            "state the purpose in 5–500 characters without control characters",
-        )));
-    }
+    let reason = check_reason(reason)?;
     let value = match field {
         RevealField::IdNumber => c.document.as_ref().map(|d| d.expose().to_owned()),
         RevealField::Phone => c.phone.as_ref().map(|p| p.expose().to_owned()),
@@ -681,11 +701,11 @@ pub async fn search(
         );
     }
     if let Some(branch) = &params.branch_id {
-        let branch = fincrm_domain::BranchId::parse(branch).map_err(CustomerError::Invalid)?;
+        let branch = as_field("branch_id", fincrm_domain::BranchId::parse(branch))?;
         query.branch_id = Some(branch.as_str().to_owned());
     }
     if let Some(rm) = &params.rm {
-        let rm = fincrm_domain::UserId::parse(rm).map_err(CustomerError::Invalid)?;
+        let rm = as_field("rm", fincrm_domain::UserId::parse(rm))?;
         query.primary_rm = Some(rm.as_str().to_owned());
     }
     if let Some(cursor) = &params.cursor {

@@ -9,7 +9,7 @@
 
 use crate::activity::new_key;
 use crate::customers::{
-    Caller, CustomerError, CustomerView, REASON_CHARS, entry, find, invalid, require_read,
+    Caller, CustomerError, CustomerView, check_reason, entry, find, invalid, require_read,
 };
 use fincrm_domain::{Customer, StaffRole};
 use fincrm_store::{MergeRecord, Store};
@@ -116,13 +116,7 @@ pub async fn merge(
         return Err(invalid("into", "a customer cannot be merged into itself"));
     }
     let survivor: Customer = find(store, caller, &request.into).await?;
-    let reason = request.reason.trim();
-    if !REASON_CHARS.contains(&reason.chars().count()) || reason.chars().any(char::is_control) {
-        return Err(invalid(
-            "reason",
-            "state why in 5–500 characters without control characters",
-        ));
-    }
+    let reason = check_reason(&request.reason)?;
     if merged.kind != survivor.kind {
         return Err(invalid(
             "into",

@@ -8,9 +8,7 @@
 //! of contacts go, and the audit trail keeps who erased what and why.
 
 use crate::activity::ConsentView;
-use crate::customers::{
-    Caller, CustomerError, InteractionView, REASON_CHARS, entry, find, invalid,
-};
+use crate::customers::{Caller, CustomerError, InteractionView, check_reason, entry, find};
 use chrono::{DateTime, NaiveDate, Utc};
 use fincrm_domain::{CustomerStatus, HoldingStatus, StaffRole};
 use fincrm_store::{Store, TimeWindow};
@@ -119,17 +117,6 @@ pub struct PersonalDataCopy {
     pub interactions: Vec<InteractionView>,
     /// Consent records, newest first.
     pub consents: Vec<ConsentView>,
-}
-
-fn check_reason(reason: &str) -> Result<&str, CustomerError> {
-    let reason = reason.trim();
-    if !REASON_CHARS.contains(&reason.chars().count()) || reason.chars().any(char::is_control) {
-        return Err(invalid(
-            "reason",
-            "state the request in 5–500 characters without control characters",
-        ));
-    }
-    Ok(reason)
 }
 
 /// The customer's personal-information copy, audited as `customer.export` (with the reason)

@@ -51,6 +51,18 @@ pub fn customer_status() -> Object {
     string_enum(CustomerStatus::ALL.iter().map(|s| s.as_str()), false)
 }
 
+/// An optional [`CustomerStatus`] a create or an edit may set (not `merged`: only a merge sets
+/// that).
+pub fn customer_status_settable_nullable() -> Object {
+    string_enum(
+        CustomerStatus::ALL
+            .iter()
+            .filter(|s| **s != CustomerStatus::Merged)
+            .map(|s| s.as_str()),
+        true,
+    )
+}
+
 /// An optional [`CustomerStatus`].
 pub fn customer_status_nullable() -> Object {
     string_enum(CustomerStatus::ALL.iter().map(|s| s.as_str()), true)

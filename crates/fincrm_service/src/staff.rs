@@ -152,9 +152,9 @@ pub async fn create(
 ) -> Result<StaffCredentials, CustomerError> {
     require_admin(caller.principal)?;
     let user = User {
-        id: v(UserId::parse(&new.id))?,
+        id: crate::customers::as_field("id", UserId::parse(&new.id))?,
         name: v(fincrm_domain::party::parse_name("name", &new.name))?,
-        branch_id: v(BranchId::parse(&new.branch_id))?,
+        branch_id: crate::customers::as_field("branch_id", BranchId::parse(&new.branch_id))?,
         role: v(StaffRole::parse(&new.role))?,
     };
     branch_exists(store, &user.branch_id).await?;
@@ -194,7 +194,7 @@ pub async fn update(
         after.name = v(fincrm_domain::party::parse_name("name", name))?;
     }
     if let Some(branch) = &patch.branch_id {
-        after.branch_id = v(BranchId::parse(branch))?;
+        after.branch_id = crate::customers::as_field("branch_id", BranchId::parse(branch))?;
         branch_exists(store, &after.branch_id).await?;
     }
     if let Some(role) = &patch.role {
