@@ -29,6 +29,13 @@ use fincrm_store::{BatchMarker, Store, StoreError};
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// The AUM trend compares today with the score run this many days earlier…
+pub const AUM_TREND_DAYS: i64 = 365;
+
+/// …or, lacking one on that day, the latest run before it, if at most this many days older (a
+/// missed night or a weekend; an older run says nothing about "12 months ago").
+pub const AUM_TREND_SLACK_DAYS: i64 = 31;
+
 /// Version of the models and rules; part of every run id and score row.
 pub const MODEL_VERSION: &str = "v1";
 
@@ -433,6 +440,14 @@ async fn score_and_write(
         .into_iter()
         .map(|p| (p.customer_id.clone(), p))
         .collect();
+    // The balance history of the AUM trend: the run about a year before this one.
+    let year_ago = opts.as_of - chrono::Duration::days(AUM_TREND_DAYS);
+    let aum_then: HashMap<String, i64> = match store.aum_history(year_ago, run_id).await? {
+        Some((day, rows)) if (year_ago - day).num_days() <= AUM_TREND_SLACK_DAYS => {
+            rows.into_iter().collect()
+        }
+        _ => HashMap::new(),
+    };
     let done = store.committed_batches(run_id).await?;
     let page = usize::try_from(opts.page_size).unwrap_or(20_000).max(1);
     let mut report = RunReport {
@@ -488,8 +503,12 @@ async fn score_and_write(
                 activity_90d: g.activity_90d[i],
                 activity_365d: g.activity_365d[i],
                 aum_now_minor: facts.aum_minor,
-                // No balance history is stored yet: the AUM trend is neutral until it is.
-                aum_12m_ago_minor: facts.aum_minor,
+                // Without a run from about a year ago (a new customer, a young installation)
+                // the trend is neutral.
+                aum_12m_ago_minor: aum_then
+                    .get(&facts.customer_id)
+                    .copied()
+                    .unwrap_or(facts.aum_minor),
                 p_alive,
                 previous: prev.and_then(|p| stage_from_str(&p.stage)),
             });

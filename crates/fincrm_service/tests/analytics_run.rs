@@ -148,3 +148,94 @@ async fn analytics_run_scores_every_customer_on_postgres() {
         .await
         .unwrap();
 }
+
+/// The AUM trend reads the run of about a year before: every balance up 50 % since then, and no
+/// customer the trend can reach stays "mature" or "loyal" — they are "growing".
+async fn aum_trend_story(store: &dyn Store) {
+    let demo = fincrm_demo::DemoConfig {
+        customers: 400,
+        ..fincrm_demo::DemoConfig::default()
+    };
+    fincrm_service::demo::load(store, &demo, &()).await.unwrap();
+    let year_ago = NaiveDate::from_ymd_opt(2025, 10, 31).unwrap();
+    let before = run(store, &RunOptions::new(year_ago), &()).await.unwrap();
+    let settled = before.stages.get("mature").copied().unwrap_or(0)
+        + before.stages.get("loyal").copied().unwrap_or(0);
+    assert!(
+        settled > 0,
+        "a neutral trend leaves customers settled: {:?}",
+        before.stages
+    );
+
+    let mut raised = Vec::new();
+    for i in 0..400u64 {
+        let id = fincrm_domain::CustomerId::parse(&format!("P{}", 1_000_000_000 + i)).unwrap();
+        for mut h in store.holdings_of(&id).await.unwrap() {
+            h.balance = fincrm_domain::Money::new(h.balance.minor * 3 / 2, h.balance.currency);
+            raised.push(h);
+        }
+    }
+    assert!(!raised.is_empty());
+    store
+        .write(None, &[fincrm_store::tables::holdings(&raised)])
+        .await
+        .unwrap();
+
+    let now = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+    let after = run(store, &RunOptions::new(now), &()).await.unwrap();
+    assert!(
+        after.stages.get("growing").copied().unwrap_or(0) > 0,
+        "{:?}",
+        after.stages
+    );
+    let mut checked = 0;
+    for i in 0..400u64 {
+        let id = fincrm_domain::CustomerId::parse(&format!("P{}", 1_000_000_000 + i)).unwrap();
+        let history = store.score_history(&id, 2).await.unwrap();
+        let [latest, earlier] = history.as_slice() else {
+            continue;
+        };
+        if earlier.aum_minor > 0 {
+            checked += 1;
+            assert!(
+                latest.stage != "mature" && latest.stage != "loyal",
+                "AUM up 50 % in a year is growth, not {}: {latest:?}",
+                latest.stage
+            );
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[tokio::test]
+async fn the_aum_trend_reads_the_run_of_a_year_before_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("t.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    aum_trend_story(&store).await;
+}
+
+#[tokio::test]
+async fn the_aum_trend_reads_the_run_of_a_year_before_on_postgres() {
+    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
+        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL trend test did not run");
+        return;
+    };
+    let schema = format!(
+        "t_trend_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    aum_trend_story(&store).await;
+    store
+        .pool()
+        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .await
+        .unwrap();
+}

@@ -255,6 +255,15 @@ pub trait Store: Send + Sync {
     async fn previous_scores(&self, except_run: &str)
     -> StoreResult<Vec<analytics::PreviousScore>>;
 
+    /// The AUM of every customer scored by the latest completed run (other than `except_run`)
+    /// whose day is on or before `on_or_before`, with that day; `None` when there is no such
+    /// run. The score runs are the balance history the lifecycle's AUM trend reads.
+    async fn aum_history(
+        &self,
+        on_or_before: chrono::NaiveDate,
+        except_run: &str,
+    ) -> StoreResult<Option<(chrono::NaiveDate, Vec<(String, i64)>)>>;
+
     /// The latest version of rule set `kind` (`tiers`, `lifecycle`): its version and JSON body.
     async fn rule_set(&self, kind: &str) -> StoreResult<Option<(i64, String)>>;
 

@@ -976,6 +976,30 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn aum_history(
+        &self,
+        on_or_before: chrono::NaiveDate,
+        except_run: &str,
+    ) -> StoreResult<Option<(chrono::NaiveDate, Vec<(String, i64)>)>> {
+        let run: Option<(String, chrono::NaiveDate)> = sqlx::query_as(
+            "SELECT run_id, as_of FROM analytics_run WHERE status = 'completed' AND run_id <> ?1 \
+               AND as_of <= ?2 ORDER BY as_of DESC, finished_at DESC LIMIT 1",
+        )
+        .bind(except_run)
+        .bind(on_or_before)
+        .fetch_optional(&self.writer)
+        .await?;
+        let Some((run_id, as_of)) = run else {
+            return Ok(None);
+        };
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT customer_id, aum_minor FROM customer_score WHERE run_id = ?1")
+                .bind(run_id)
+                .fetch_all(&self.writer)
+                .await?;
+        Ok(Some((as_of, rows)))
+    }
+
     async fn previous_scores(
         &self,
         except_run: &str,
