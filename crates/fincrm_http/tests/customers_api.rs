@@ -169,6 +169,7 @@ async fn lists_page_with_cursors_and_filters() {
         ("/api/v1/customers?cursor=!!!", "cursor"),
         ("/api/v1/customers?kind=alien", "kind"),
         ("/api/v1/customers?status=asleep", "status"),
+        ("/api/v1/customers?stage=asleep", "stage"),
         ("/api/v1/customers?q=%20%2D%2D%20", "q"),
     ] {
         let p = assert_problem(&bank, get(path, t), StatusCode::UNPROCESSABLE_ENTITY).await;

@@ -607,6 +607,13 @@ pub struct SearchParams {
     /// Only this status.
     #[param(schema_with = crate::schema::customer_status)]
     pub status: Option<String>,
+    /// Only this value tier (as named by the tier rules, e.g. `白金`) in the latest analytics
+    /// run.
+    #[param(max_length = 50)]
+    pub tier: Option<String>,
+    /// Only this lifecycle stage in the latest analytics run.
+    #[param(schema_with = crate::schema::lifecycle_stage)]
+    pub stage: Option<String>,
     /// From `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1–100 (default 20).
@@ -707,6 +714,19 @@ pub async fn search(
     if let Some(rm) = &params.rm {
         let rm = as_field("rm", fincrm_domain::UserId::parse(rm))?;
         query.primary_rm = Some(rm.as_str().to_owned());
+    }
+    if let Some(tier) = &params.tier {
+        let tier = tier.trim();
+        if tier.is_empty() || tier.chars().count() > 50 || tier.chars().any(char::is_control) {
+            return Err(invalid("tier", "is not a tier name"));
+        }
+        query.tier = Some(tier.to_owned());
+    }
+    if let Some(stage) = &params.stage {
+        if !crate::schema::LIFECYCLE_STAGES.contains(&stage.as_str()) {
+            return Err(invalid("stage", "is not a lifecycle stage"));
+        }
+        query.stage = Some(stage.clone());
     }
     if let Some(cursor) = &params.cursor {
         query.after = Some(decode_cursor(cursor)?);

@@ -28,6 +28,24 @@ pub fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>, nullable: bool
         .build()
 }
 
+/// The lifecycle stages an analytics run assigns (`fincrm_service::analytics`).
+pub const LIFECYCLE_STAGES: &[&str] = &[
+    "prospect",
+    "new",
+    "growing",
+    "mature",
+    "loyal",
+    "declining",
+    "dormant",
+    "churned",
+    "won_back",
+];
+
+/// A lifecycle stage.
+pub fn lifecycle_stage() -> Object {
+    string_enum(LIFECYCLE_STAGES.iter().copied(), false)
+}
+
 /// [`StaffRole`].
 pub fn staff_role() -> Object {
     string_enum(StaffRole::ALL.iter().map(|r| r.as_str()), false)

@@ -49,6 +49,33 @@ async fn story(store: &dyn Store) {
     let r = report.params["bgnbd"]["r"].as_f64().unwrap();
     assert!(r > 0.0 && r.is_finite());
 
+    // Lists filter on the latest run's tier and stage.
+    for (tier, n) in &report.tiers {
+        let query = fincrm_store::CustomerQuery {
+            tier: Some(tier.clone()),
+            limit: 5000,
+            ..fincrm_store::CustomerQuery::default()
+        };
+        let found = store
+            .find_customers(&fincrm_store::CustomerScope::All, &query)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), *n, "tier {tier}");
+    }
+    for (stage, n) in &report.stages {
+        assert!(fincrm_service::schema::LIFECYCLE_STAGES.contains(&stage.as_str()));
+        let query = fincrm_store::CustomerQuery {
+            stage: Some(stage.clone()),
+            limit: 5000,
+            ..fincrm_store::CustomerQuery::default()
+        };
+        let found = store
+            .find_customers(&fincrm_store::CustomerScope::All, &query)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), *n, "stage {stage}");
+    }
+
     // Every customer has a score row with sane values.
     let mut with_clv = 0;
     for i in [0u64, 17, 499, 1499] {

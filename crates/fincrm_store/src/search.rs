@@ -237,6 +237,10 @@ pub struct CustomerQuery {
     pub kind: Option<String>,
     /// Only this status.
     pub status: Option<String>,
+    /// Only customers of this value tier in the latest completed analytics run.
+    pub tier: Option<String>,
+    /// Only customers in this lifecycle stage in the latest completed analytics run.
+    pub stage: Option<String>,
     /// Only customers whose number sorts after this one (keyset pagination).
     pub after: Option<String>,
     /// At most this many.
@@ -310,6 +314,16 @@ pub fn find_customers_sql(
         if let Some(v) = value {
             let v = p(SqlArg::Text(v.clone()));
             conds.push(format!("c.{column} = {v}"));
+        }
+    }
+    for (column, value) in [("tier", &query.tier), ("stage", &query.stage)] {
+        if let Some(v) = value {
+            let v = p(SqlArg::Text(v.clone()));
+            conds.push(format!(
+                "EXISTS (SELECT 1 FROM customer_score cs WHERE cs.customer_id = c.customer_id \
+                 AND cs.{column} = {v} AND cs.run_id = (SELECT r.run_id FROM analytics_run r \
+                 WHERE r.status = 'completed' ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1))"
+            ));
         }
     }
     if let Some(after) = &query.after {
