@@ -9,6 +9,38 @@ use fincrm_service::analytics::{RunError, RunOptions, run};
 use fincrm_store::Store;
 use sqlx::Executor as _;
 
+/// Lists filter on the latest run's tier and stage: as many customers as the run reported.
+async fn lists_filter_on_the_latest_run(
+    store: &dyn Store,
+    report: &fincrm_service::analytics::RunReport,
+) {
+    for (tier, n) in &report.tiers {
+        let query = fincrm_store::CustomerQuery {
+            tier: Some(tier.clone()),
+            limit: 5000,
+            ..fincrm_store::CustomerQuery::default()
+        };
+        let found = store
+            .find_customers(&fincrm_store::CustomerScope::All, &query)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), *n, "tier {tier}");
+    }
+    for (stage, n) in &report.stages {
+        assert!(fincrm_service::schema::LIFECYCLE_STAGES.contains(&stage.as_str()));
+        let query = fincrm_store::CustomerQuery {
+            stage: Some(stage.clone()),
+            limit: 5000,
+            ..fincrm_store::CustomerQuery::default()
+        };
+        let found = store
+            .find_customers(&fincrm_store::CustomerScope::All, &query)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), *n, "stage {stage}");
+    }
+}
+
 async fn story(store: &dyn Store) {
     let demo = fincrm_demo::DemoConfig {
         customers: 1500,
@@ -49,32 +81,7 @@ async fn story(store: &dyn Store) {
     let r = report.params["bgnbd"]["r"].as_f64().unwrap();
     assert!(r > 0.0 && r.is_finite());
 
-    // Lists filter on the latest run's tier and stage.
-    for (tier, n) in &report.tiers {
-        let query = fincrm_store::CustomerQuery {
-            tier: Some(tier.clone()),
-            limit: 5000,
-            ..fincrm_store::CustomerQuery::default()
-        };
-        let found = store
-            .find_customers(&fincrm_store::CustomerScope::All, &query)
-            .await
-            .unwrap();
-        assert_eq!(found.len(), *n, "tier {tier}");
-    }
-    for (stage, n) in &report.stages {
-        assert!(fincrm_service::schema::LIFECYCLE_STAGES.contains(&stage.as_str()));
-        let query = fincrm_store::CustomerQuery {
-            stage: Some(stage.clone()),
-            limit: 5000,
-            ..fincrm_store::CustomerQuery::default()
-        };
-        let found = store
-            .find_customers(&fincrm_store::CustomerScope::All, &query)
-            .await
-            .unwrap();
-        assert_eq!(found.len(), *n, "stage {stage}");
-    }
+    lists_filter_on_the_latest_run(store, &report).await;
 
     // Every customer has a score row with sane values.
     let mut with_clv = 0;
