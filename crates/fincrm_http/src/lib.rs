@@ -311,6 +311,7 @@ pub fn router(state: AppState) -> Router {
                 ))
             },
         ))
+        .layer(axum::middleware::from_fn(run_to_completion))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -318,6 +319,21 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::map_response(problem::problemize))
         .with_state(state)
+}
+
+/// Runs the rest of the request in a task of its own, so a client that disconnects cannot
+/// cancel it halfway: a database transaction is always committed or rolled back, never
+/// abandoned on a pooled connection (sqlx 0.9 can return such a connection to the pool with the
+/// transaction still open: transact-rs/sqlx#4393), and a change the server started is finished
+/// and audited even if nobody waits for the answer.
+async fn run_to_completion(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(res) => res,
+        Err(e) => axum::response::IntoResponse::into_response(problem::ApiError::internal(&e)),
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; requests in flight finish first.

@@ -417,3 +417,48 @@ async fn a_reason_must_fit_as_sent_and_without_its_blanks() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_change_finishes_even_when_the_client_goes_away() {
+    use fincrm_store::Store as _;
+    use tower::ServiceExt as _;
+    let bank = bank().await;
+    let agent = bank.tokens[&StaffRole::ServiceAgent].clone();
+    let req = post_json(
+        &format!("/api/v1/customers/{IN_SCOPE}/interactions"),
+        Some(&agent),
+        r#"{"channel":"phone","kind":"回访","content":"the caller hung up"}"#,
+    );
+    // Polled once, then dropped: the client disconnected before any answer.
+    let abandoned = tokio::time::timeout(
+        std::time::Duration::from_nanos(1),
+        bank.app.clone().oneshot(req),
+    )
+    .await;
+    assert!(
+        abandoned.is_err(),
+        "the request was cut off before it answered"
+    );
+    let id = IN_SCOPE.parse().unwrap();
+    let mut written = false;
+    for _ in 0..100 {
+        let contacts = bank.store.interactions_of(&id, 10).await.unwrap();
+        if contacts
+            .iter()
+            .any(|c| c.content.as_deref() == Some("the caller hung up"))
+        {
+            written = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(written, "the change ran to completion");
+    let audited = bank
+        .store
+        .records(1, 100)
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| r.entry.action == "interaction.create");
+    assert!(audited, "with its audit record");
+}
