@@ -224,6 +224,32 @@ pub fn search_batch(batch: &TableBatch) -> StoreResult<Option<(Vec<String>, Tabl
     Ok(Some((customers, index_batch(rows))))
 }
 
+/// Index rows counted per term when choosing which term drives a search (beyond this, a term is
+/// simply "common").
+pub const TERM_COUNT_CAP: i64 = 2000;
+
+/// Counts one term's index rows, up to the cap bound as the second argument.
+pub fn term_count_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "SELECT count(*) FROM (SELECT 1 FROM customer_search WHERE term = ? LIMIT ?)"
+        }
+        Dialect::Postgres => {
+            "SELECT count(*) FROM (SELECT 1 FROM customer_search WHERE term = $1 LIMIT $2) t"
+        }
+    }
+}
+
+/// `terms` with the rarest first (it drives the search: [`find_customers_sql`]), given each
+/// term's capped count; `None` when a term has no rows at all (nothing can match).
+pub fn rarest_first(mut counted: Vec<(i64, String)>) -> Option<Vec<String>> {
+    if counted.iter().any(|(n, _)| *n == 0) {
+        return None;
+    }
+    counted.sort();
+    Some(counted.into_iter().map(|(_, t)| t).collect())
+}
+
 /// What a customer list or name search asks for; the caller's scope is passed beside it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerQuery {
@@ -421,6 +447,19 @@ mod tests {
                 assert!(has(&every_query_term_is_indexed, &term), "{q}: {term}");
             }
         }
+    }
+
+    #[test]
+    fn the_rarest_term_drives_and_an_absent_one_ends_the_search() {
+        let counted = vec![(2000, "王小".to_owned()), (12, "小明".to_owned())];
+        assert_eq!(
+            rarest_first(counted),
+            Some(vec!["小明".to_owned(), "王小".to_owned()])
+        );
+        assert_eq!(
+            rarest_first(vec![(5, "a".to_owned()), (0, "b".to_owned())]),
+            None
+        );
     }
 
     #[test]

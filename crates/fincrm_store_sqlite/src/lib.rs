@@ -713,11 +713,30 @@ impl Store for SqliteStore {
         scope: &CustomerScope,
         query: &CustomerQuery,
     ) -> StoreResult<Vec<Customer>> {
+        // A search is driven by its rarest term (the first): for a full name, the given
+        // name's pair rather than the surname's.
+        let mut query = query.clone();
+        if query.terms.len() > 1 {
+            let mut counted = Vec::with_capacity(query.terms.len());
+            for term in &query.terms {
+                let n: i64 =
+                    sqlx::query_scalar(fincrm_store::search::term_count_sql(Dialect::Sqlite))
+                        .bind(term)
+                        .bind(fincrm_store::search::TERM_COUNT_CAP)
+                        .fetch_one(&self.reader)
+                        .await?;
+                counted.push((n, term.clone()));
+            }
+            match fincrm_store::search::rarest_first(counted) {
+                Some(terms) => query.terms = terms,
+                None => return Ok(Vec::new()),
+            }
+        }
         let (sql, args) = fincrm_store::search::find_customers_sql(
             Dialect::Sqlite,
             CUSTOMER_COLUMNS,
             scope,
-            query,
+            &query,
         );
         bind_all(sqlx::query_as::<_, CustomerRow>(AssertSqlSafe(sql)), args)
             .fetch_all(&self.reader)
