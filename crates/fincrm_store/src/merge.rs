@@ -2,7 +2,7 @@
 //!
 //! A merge moves no rows. The merged record points at the survivor (`customer.merged_into`);
 //! reads of a customer's holdings, transactions, interactions and consents cover the customer
-//! and every record merged into it ([`family_sql`]); an undo clears the pointer and restores
+//! and every record merged into it ([`family_union`]); an undo clears the pointer and restores
 //! the status. One level only: a record others were merged into is not merged itself (the
 //! service refuses), so the family is the survivor plus its direct merges.
 
@@ -37,23 +37,37 @@ pub struct MergeRecord {
 pub const MERGE_COLUMNS: &str = "merge_id, survivor_id, merged_id, merged_at, merged_by, reason, \
     prior_status, undone_at, undone_by";
 
-/// `customer_id IN (…)` covering `customer_id` and the records merged into it, with its
-/// arguments appended to `args`.
-pub fn family_sql(dialect: Dialect, args: &mut Vec<SqlArg>, customer_id: &str) -> String {
-    let own = push(dialect, args, SqlArg::Text(customer_id.to_owned()));
-    let merged = push(dialect, args, SqlArg::Text(customer_id.to_owned()));
-    let cast = if dialect == Dialect::Postgres {
-        "::text"
-    } else {
-        ""
-    };
+/// `SELECT columns FROM table` for the customer whose id is bound at placeholder `own` and for
+/// the records merged into it, with the extra `conds`, in `order`, at most `limit` (a
+/// placeholder) rows.
+///
+/// Two branches of a `UNION ALL` — the customer's own rows by plain equality, the merged
+/// records' through the (almost always empty) `merged_into` index — rather than one
+/// `customer_id IN (own ∪ merged)`: PostgreSQL plans that as a hash semi-join over the whole
+/// table, and `= ANY(ARRAY(…))` as a parallel scan on a guessed row count; both cost more than
+/// the read itself.
+pub fn family_union(
+    columns: &str,
+    table: &str,
+    own: &str,
+    conds: &[String],
+    order: &str,
+    limit: Option<&str>,
+) -> String {
+    let extra = conds.iter().fold(String::new(), |acc, c| acc + " AND " + c);
+    let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
     format!(
-        "customer_id IN (SELECT {own}{cast} UNION ALL \
-         SELECT m.customer_id FROM customer m WHERE m.merged_into = {merged})"
+        "SELECT * FROM (\
+         SELECT {columns} FROM {table} WHERE customer_id = {own}{extra} \
+         UNION ALL \
+         SELECT {columns} FROM {table} WHERE customer_id IN \
+         (SELECT m.customer_id FROM customer m WHERE m.merged_into = {own}){extra}\
+         ) f ORDER BY {order}{limit}"
     )
 }
 
-/// `SELECT columns FROM table WHERE <family of customer_id> ORDER BY order LIMIT limit`.
+/// `SELECT columns FROM table` for a customer's family (see [`family_union`]), in `order`, at
+/// most `limit` rows.
 pub fn family_select(
     dialect: Dialect,
     columns: &str,
@@ -63,12 +77,10 @@ pub fn family_select(
     limit: Option<i64>,
 ) -> (String, Vec<SqlArg>) {
     let mut args = Vec::new();
-    let family = family_sql(dialect, &mut args, customer_id);
-    let limit = limit
-        .map(|l| format!(" LIMIT {}", push(dialect, &mut args, SqlArg::Int(l))))
-        .unwrap_or_default();
+    let own = push(dialect, &mut args, SqlArg::Text(customer_id.to_owned()));
+    let limit = limit.map(|l| push(dialect, &mut args, SqlArg::Int(l)));
     (
-        format!("SELECT {columns} FROM {table} WHERE {family} ORDER BY {order}{limit}"),
+        family_union(columns, table, &own, &[], order, limit.as_deref()),
         args,
     )
 }

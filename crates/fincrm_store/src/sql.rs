@@ -27,8 +27,9 @@ pub enum SqlArg {
 /// Adds `arg` and returns its placeholder.
 pub fn push(dialect: Dialect, args: &mut Vec<SqlArg>, arg: SqlArg) -> String {
     args.push(arg);
+    // Numbered on both engines (SQLite's `?N`), so a statement can use a value twice.
     match dialect {
-        Dialect::Sqlite => "?".to_owned(),
+        Dialect::Sqlite => format!("?{}", args.len()),
         Dialect::Postgres => format!("${}", args.len()),
     }
 }
@@ -45,8 +46,9 @@ pub fn time_page_sql(
     window: &TimeWindow,
 ) -> (String, Vec<SqlArg>) {
     let mut args = Vec::new();
-    let mut conds = vec![crate::merge::family_sql(dialect, &mut args, customer_id)];
+    let mut conds = Vec::new();
     let mut p = |arg| push(dialect, &mut args, arg);
+    let own = p(SqlArg::Text(customer_id.to_owned()));
     if let Some(from) = window.from {
         conds.push(format!("{time} >= {}", p(SqlArg::Time(from))));
     }
@@ -59,9 +61,13 @@ pub fn time_page_sql(
         conds.push(format!("({time}, {key}) < ({at}, {last})"));
     }
     let limit = p(SqlArg::Int(window.limit));
-    let sql = format!(
-        "SELECT {columns} FROM {table} WHERE {} ORDER BY {time} DESC, {key} DESC LIMIT {limit}",
-        conds.join(" AND ")
+    let sql = crate::merge::family_union(
+        columns,
+        table,
+        &own,
+        &conds,
+        &format!("{time} DESC, {key} DESC"),
+        Some(&limit),
     );
     (sql, args)
 }
