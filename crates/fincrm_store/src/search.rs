@@ -278,8 +278,8 @@ pub struct CustomerQuery {
 ///
 /// Which table drives the page matters at a million customers: a book (an RM's few hundred
 /// customers) drives from the book; a name search drives from the index's rows of the first
-/// term, which are already in customer-number order; a plain list walks the primary key. The
-/// other conditions are checked per candidate.
+/// (rarest) term, which are already in customer-number order; a plain list walks the primary
+/// key. The other conditions are checked per candidate.
 pub fn find_customers_sql(
     dialect: Dialect,
     columns: &str,
@@ -289,8 +289,10 @@ pub fn find_customers_sql(
     let mut args: Vec<SqlArg> = Vec::new();
     let mut p = |arg: SqlArg| crate::sql::push(dialect, &mut args, arg);
     let mut prefix = String::new();
+    // Conditions on the customer row `c`; the page itself is keyed by `key`.
     let mut conds: Vec<String> = Vec::new();
-    let (from, key) = match scope {
+    let mut by_index = !query.terms.is_empty();
+    match scope {
         crate::CustomerScope::Book(user) => {
             let rm = p(SqlArg::Text(user.clone()));
             let cover = p(SqlArg::Text(user.clone()));
@@ -298,7 +300,7 @@ pub fn find_customers_sql(
                 "(c.primary_rm_id = {rm} OR c.customer_id IN \
                  (SELECT cv.customer_id FROM coverage cv WHERE cv.user_id = {cover}))"
             ));
-            ("customer c".to_owned(), "c.customer_id")
+            by_index = false;
         }
         crate::CustomerScope::Branches(root) => {
             let root = p(SqlArg::Text(root.clone()));
@@ -313,17 +315,11 @@ pub fn find_customers_sql(
                  UNION SELECT b.branch_id FROM branch b JOIN subtree s ON b.parent_id = s.branch_id) "
             );
             conds.push("c.branch_id IN (SELECT branch_id FROM subtree)".to_owned());
-            driver(dialect, query)
         }
-        crate::CustomerScope::All => driver(dialect, query),
-    };
-    let mut terms = query.terms.iter();
-    if key == "s0.customer_id"
-        && let Some(first) = terms.next()
-    {
-        let t = p(SqlArg::Text(first.clone()));
-        conds.push(format!("s0.term = {t}"));
+        crate::CustomerScope::All => {}
     }
+    let mut terms = query.terms.iter();
+    let driving_term = if by_index { terms.next() } else { None };
     for term in terms {
         let t = p(SqlArg::Text(term.clone()));
         conds.push(format!(
@@ -352,38 +348,55 @@ pub fn find_customers_sql(
             ));
         }
     }
-    if let Some(after) = &query.after {
-        let a = p(SqlArg::Text(after.clone()));
-        conds.push(format!("{key} > {a}"));
-    }
-    let limit = p(SqlArg::Int(query.limit));
-    let filter = if conds.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conds.join(" AND "))
+    let page = match driving_term {
+        // The index rows of the term, already in customer-number order; the customer row is
+        // only probed (EXISTS), never joined, so no planner starts from `customer` and scans
+        // it for a rare name.
+        Some(term) => {
+            let t = p(SqlArg::Text(term.clone()));
+            let mut page_conds = vec![format!("s0.term = {t}")];
+            if let Some(after) = &query.after {
+                page_conds.push(format!(
+                    "s0.customer_id > {}",
+                    p(SqlArg::Text(after.clone()))
+                ));
+            }
+            if !conds.is_empty() {
+                page_conds.push(format!(
+                    "EXISTS (SELECT 1 FROM customer c WHERE c.customer_id = s0.customer_id \
+                     AND {})",
+                    conds.join(" AND ")
+                ));
+            }
+            let limit = p(SqlArg::Int(query.limit));
+            format!(
+                "SELECT s0.customer_id FROM customer_search s0 WHERE {} \
+                 ORDER BY s0.customer_id LIMIT {limit}",
+                page_conds.join(" AND ")
+            )
+        }
+        None => {
+            if let Some(after) = &query.after {
+                conds.push(format!(
+                    "c.customer_id > {}",
+                    p(SqlArg::Text(after.clone()))
+                ));
+            }
+            let filter = if conds.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conds.join(" AND "))
+            };
+            let limit = p(SqlArg::Int(query.limit));
+            format!(
+                "SELECT c.customer_id FROM customer c {filter} ORDER BY c.customer_id LIMIT {limit}"
+            )
+        }
     };
     let sql = format!(
-        "{prefix}SELECT {columns} FROM customer WHERE customer_id IN \
-         (SELECT {key} FROM {from} {filter} ORDER BY {key} LIMIT {limit}) \
-         ORDER BY customer_id"
+        "{prefix}SELECT {columns} FROM customer WHERE customer_id IN ({page}) ORDER BY customer_id"
     );
     (sql, args)
-}
-
-/// The driving table of a query outside a book: the name index when there are terms.
-fn driver(dialect: Dialect, query: &CustomerQuery) -> (String, &'static str) {
-    if query.terms.is_empty() {
-        return ("customer c".to_owned(), "c.customer_id");
-    }
-    let join = match dialect {
-        // SQLite's planner must not start from `customer` (a full scan for a rare name).
-        Dialect::Sqlite => "CROSS JOIN",
-        Dialect::Postgres => "JOIN",
-    };
-    (
-        format!("customer_search s0 {join} customer c ON c.customer_id = s0.customer_id"),
-        "s0.customer_id",
-    )
 }
 
 #[cfg(test)]
