@@ -273,6 +273,37 @@ pub struct CustomerQuery {
     pub limit: i64,
 }
 
+/// The list filters as conditions on the customer row `c`.
+fn push_filters(
+    dialect: Dialect,
+    args: &mut Vec<SqlArg>,
+    query: &CustomerQuery,
+    conds: &mut Vec<String>,
+) {
+    let mut p = |arg: SqlArg| crate::sql::push(dialect, args, arg);
+    for (column, value) in [
+        ("branch_id", &query.branch_id),
+        ("primary_rm_id", &query.primary_rm),
+        ("kind", &query.kind),
+        ("status", &query.status),
+    ] {
+        if let Some(v) = value {
+            let v = p(SqlArg::Text(v.clone()));
+            conds.push(format!("c.{column} = {v}"));
+        }
+    }
+    for (column, value) in [("tier", &query.tier), ("stage", &query.stage)] {
+        if let Some(v) = value {
+            let v = p(SqlArg::Text(v.clone()));
+            conds.push(format!(
+                "EXISTS (SELECT 1 FROM customer_score cs WHERE cs.customer_id = c.customer_id \
+                 AND cs.{column} = {v} AND cs.run_id = (SELECT r.run_id FROM analytics_run r \
+                 WHERE r.status = 'completed' ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1))"
+            ));
+        }
+    }
+}
+
 /// The one `SELECT` of `Store::find_customers`, for both engines: customer rows (`columns`) in
 /// customer-number order, inside `scope`, matching `query`.
 ///
@@ -327,71 +358,49 @@ pub fn find_customers_sql(
              AND s.customer_id = c.customer_id)"
         ));
     }
-    for (column, value) in [
-        ("branch_id", &query.branch_id),
-        ("primary_rm_id", &query.primary_rm),
-        ("kind", &query.kind),
-        ("status", &query.status),
-    ] {
-        if let Some(v) = value {
-            let v = p(SqlArg::Text(v.clone()));
-            conds.push(format!("c.{column} = {v}"));
-        }
-    }
-    for (column, value) in [("tier", &query.tier), ("stage", &query.stage)] {
-        if let Some(v) = value {
-            let v = p(SqlArg::Text(v.clone()));
-            conds.push(format!(
-                "EXISTS (SELECT 1 FROM customer_score cs WHERE cs.customer_id = c.customer_id \
-                 AND cs.{column} = {v} AND cs.run_id = (SELECT r.run_id FROM analytics_run r \
-                 WHERE r.status = 'completed' ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1))"
+    push_filters(dialect, &mut args, query, &mut conds);
+    let mut p = |arg: SqlArg| crate::sql::push(dialect, &mut args, arg);
+    // With a term: the index rows of the term, already in customer-number order; the customer
+    // row is only probed (EXISTS), never joined, so no planner starts from `customer` and scans
+    // it for a rare name.
+    let page = if let Some(term) = driving_term {
+        let t = p(SqlArg::Text(term.clone()));
+        let mut page_conds = vec![format!("s0.term = {t}")];
+        if let Some(after) = &query.after {
+            page_conds.push(format!(
+                "s0.customer_id > {}",
+                p(SqlArg::Text(after.clone()))
             ));
         }
-    }
-    let page = match driving_term {
-        // The index rows of the term, already in customer-number order; the customer row is
-        // only probed (EXISTS), never joined, so no planner starts from `customer` and scans
-        // it for a rare name.
-        Some(term) => {
-            let t = p(SqlArg::Text(term.clone()));
-            let mut page_conds = vec![format!("s0.term = {t}")];
-            if let Some(after) = &query.after {
-                page_conds.push(format!(
-                    "s0.customer_id > {}",
-                    p(SqlArg::Text(after.clone()))
-                ));
-            }
-            if !conds.is_empty() {
-                page_conds.push(format!(
-                    "EXISTS (SELECT 1 FROM customer c WHERE c.customer_id = s0.customer_id \
+        if !conds.is_empty() {
+            page_conds.push(format!(
+                "EXISTS (SELECT 1 FROM customer c WHERE c.customer_id = s0.customer_id \
                      AND {})",
-                    conds.join(" AND ")
-                ));
-            }
-            let limit = p(SqlArg::Int(query.limit));
-            format!(
-                "SELECT s0.customer_id FROM customer_search s0 WHERE {} \
+                conds.join(" AND ")
+            ));
+        }
+        let limit = p(SqlArg::Int(query.limit));
+        format!(
+            "SELECT s0.customer_id FROM customer_search s0 WHERE {} \
                  ORDER BY s0.customer_id LIMIT {limit}",
-                page_conds.join(" AND ")
-            )
+            page_conds.join(" AND ")
+        )
+    } else {
+        if let Some(after) = &query.after {
+            conds.push(format!(
+                "c.customer_id > {}",
+                p(SqlArg::Text(after.clone()))
+            ));
         }
-        None => {
-            if let Some(after) = &query.after {
-                conds.push(format!(
-                    "c.customer_id > {}",
-                    p(SqlArg::Text(after.clone()))
-                ));
-            }
-            let filter = if conds.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", conds.join(" AND "))
-            };
-            let limit = p(SqlArg::Int(query.limit));
-            format!(
-                "SELECT c.customer_id FROM customer c {filter} ORDER BY c.customer_id LIMIT {limit}"
-            )
-        }
+        let filter = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        let limit = p(SqlArg::Int(query.limit));
+        format!(
+            "SELECT c.customer_id FROM customer c {filter} ORDER BY c.customer_id LIMIT {limit}"
+        )
     };
     let sql = format!(
         "{prefix}SELECT {columns} FROM customer WHERE customer_id IN ({page}) ORDER BY customer_id"
