@@ -205,6 +205,18 @@ impl Principal {
             .is_none_or(|s| s.contains(&scope) || s.contains(&Scope::Admin))
     }
 
+    /// Whether this is a session still on a one-time password: only a password change may
+    /// proceed.
+    pub fn password_pending(&self) -> bool {
+        matches!(
+            self.via,
+            Via::Session {
+                must_change_password: true,
+                ..
+            }
+        )
+    }
+
     /// Whether `presented` is this session's CSRF token (constant time). Always `false` for
     /// API tokens, which are not sent automatically by browsers and need no CSRF token.
     pub fn check_csrf(&self, presented: &str) -> bool {

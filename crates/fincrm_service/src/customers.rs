@@ -13,7 +13,7 @@
 //! a stated purpose, after the `customer.reveal` audit record is stored. Every view is audited
 //! as `customer.view` before the data is returned.
 
-use crate::auth::{Principal, Scope, Via};
+use crate::auth::{Principal, Scope};
 use chrono::{DateTime, Utc};
 use fincrm_domain::masking::{mask_account, mask_address, mask_email, mask_id_number, mask_phone};
 use fincrm_domain::{Customer, CustomerId, Holding, Interaction, StaffRole, Transaction};
@@ -433,13 +433,7 @@ pub struct Revealed {
 }
 
 pub(crate) fn require_read(principal: &Principal) -> Result<CustomerScope, CustomerError> {
-    if matches!(
-        principal.via,
-        Via::Session {
-            must_change_password: true,
-            ..
-        }
-    ) {
+    if principal.password_pending() {
         return Err(CustomerError::Forbidden(
             "the password must be changed before anything else",
         ));

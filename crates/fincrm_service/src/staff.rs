@@ -4,7 +4,7 @@
 //! A role or branch change takes effect on the user's next request: sessions read the user's
 //! record every time.
 
-use crate::auth::{Auth, AuthError, Principal, Via};
+use crate::auth::{Auth, AuthError, Principal};
 use crate::customers::{Caller, CustomerError, clean_addr};
 use fincrm_domain::auth::Scope;
 use fincrm_domain::{BranchId, StaffRole, User, UserId, ValidationError};
@@ -75,13 +75,7 @@ pub struct StaffCredentials {
 }
 
 fn require_admin(p: &Principal) -> Result<(), CustomerError> {
-    if matches!(
-        p.via,
-        Via::Session {
-            must_change_password: true,
-            ..
-        }
-    ) {
+    if p.password_pending() {
         return Err(CustomerError::Forbidden(
             "the password must be changed before anything else",
         ));

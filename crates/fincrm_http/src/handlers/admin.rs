@@ -11,19 +11,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fincrm_domain::auth::Scope;
 use fincrm_domain::{BranchLevel, StaffRole};
-use fincrm_service::auth::{Principal, Via};
+use fincrm_service::auth::Principal;
 use fincrm_service::staff::{self, NewStaff, StaffCredentials, StaffPatch, StaffView};
 use serde::{Deserialize, Serialize};
 
 /// Refuses a session still on its one-time password (only a password change may proceed).
-fn password_settled(principal: &Principal) -> Result<(), ApiError> {
-    if matches!(
-        principal.via,
-        Via::Session {
-            must_change_password: true,
-            ..
-        }
-    ) {
+pub(crate) fn password_settled(principal: &Principal) -> Result<(), ApiError> {
+    if principal.password_pending() {
         return Err(ApiError::forbidden(
             "the password must be changed before anything else",
         ));

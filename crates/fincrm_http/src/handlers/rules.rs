@@ -10,7 +10,6 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use fincrm_domain::StaffRole;
 use fincrm_domain::auth::Scope;
-use fincrm_service::auth::Via;
 use fincrm_service::rules::{self, RulesError};
 use serde::Serialize;
 
@@ -65,21 +64,6 @@ async fn current(state: &AppState, kind: &str) -> Result<RuleSetView, ApiError> 
     })
 }
 
-fn settled(principal: &fincrm_service::auth::Principal) -> Result<(), ApiError> {
-    if matches!(
-        principal.via,
-        Via::Session {
-            must_change_password: true,
-            ..
-        }
-    ) {
-        return Err(ApiError::forbidden(
-            "the password must be changed before anything else",
-        ));
-    }
-    Ok(())
-}
-
 /// `GET /api/v1/rules/{kind}`: the `tiers` or `lifecycle` rules in force.
 #[utoipa::path(
     get,
@@ -99,7 +83,7 @@ pub async fn get_rules(
     Authenticated(principal): Authenticated,
     Path(kind): Path<String>,
 ) -> Result<Response, ApiError> {
-    settled(&principal)?;
+    super::admin::password_settled(&principal)?;
     Ok(no_store(axum::Json(current(&state, &kind).await?)))
 }
 
@@ -131,7 +115,7 @@ pub async fn put_rules(
     Path(kind): Path<String>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    settled(&principal)?;
+    super::admin::password_settled(&principal)?;
     if principal.role != StaffRole::Admin || !principal.allows(Scope::Admin) {
         return Err(ApiError::forbidden("only administrators change rules"));
     }
