@@ -16,6 +16,8 @@
 #   BENCH_DATA=<repo>/../bench-data     generated databases, kept between runs (load once)
 #   CARGO_TARGET_DIR=<repo>/../target-bench
 #   PG_BASE=postgres://postgres@127.0.0.1:5432   (database fincrm_bench_N is created there)
+#   FINCRM_BIN=path      measure this fincrm binary (e.g. an earlier commit's) instead of building one
+#   PREPARE_ONLY=1        load (or check) the databases and stop: no server, no load
 # Needs: cargo, sqlite3, psql, curl, jq, python3; oha (installed with `cargo install oha --locked`
 # when missing), PostgreSQL reachable at PG_BASE for the pg engine.
 set -euo pipefail
@@ -49,9 +51,14 @@ if ! command -v oha >/dev/null; then
 fi
 echo "== $(oha --version)"
 
-echo "== build (release, target $CARGO_TARGET_DIR)"
-(cd "$repo" && cargo build --release -q -p fincrm_cli)
-bin="$CARGO_TARGET_DIR/release/fincrm"
+if [ -n "${FINCRM_BIN:-}" ]; then
+    bin="$(cd "$(dirname "$FINCRM_BIN")" && pwd)/$(basename "$FINCRM_BIN")"
+    echo "== binary $bin"
+else
+    echo "== build (release, target $CARGO_TARGET_DIR)"
+    (cd "$repo" && cargo build --release -q -p fincrm_cli)
+    bin="$CARGO_TARGET_DIR/release/fincrm"
+fi
 
 server_pid=""
 stop_server() {
@@ -129,6 +136,7 @@ for engine in $engines; do
     esac
     echo "== $engine: $url"
     prepare "$engine" "$url"
+    [ "${PREPARE_ONLY:-0}" = 1 ] && continue
 
     port="$(free_port)"
     base="http://127.0.0.1:$port"
@@ -188,6 +196,7 @@ for engine in $engines; do
     notes+="- $engine: audit_log grew by $((audit_after - audit_before)) records during the 360 runs (200 answers: $((ok360 + ok360c1)), plus the warm-up); server log: $warn WARN/ERROR lines ($out/$engine-serve.log)"$'\n'
 done
 
+[ "${PREPARE_ONLY:-0}" = 1 ] && exit 0
 {
     echo
     echo "## API load: $customers customers, $conns connections, ${duration} s a run (oha; server and load on the same $(nproc) cores)"

@@ -46,30 +46,39 @@ pub(crate) async fn append_in(
         head.as_ref().map(|(s, h)| (*s, h.as_str())),
         entries.iter().cloned(),
     );
-    for r in &records {
-        let e = &r.entry;
-        sqlx::query(
-            "INSERT INTO audit_log (seq, recorded_at, actor, action, customer_id, client_addr, \
-             target_table, target_key, before_json, after_json, reason, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(r.seq)
-        .bind(e.recorded_at)
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(&e.customer_id)
-        .bind(&e.client_addr)
-        .bind(&e.target_table)
-        .bind(&e.target_key)
-        .bind(&e.before_json)
-        .bind(&e.after_json)
-        .bind(&e.reason)
-        .bind(&r.prev_hash)
-        .bind(&r.hash)
-        .execute(&mut *conn)
-        .await?;
-    }
+    insert_records(conn, &records).await?;
     Ok(records)
+}
+
+/// Writes `records` with one statement, whatever their number: a group commit of hundreds of
+/// views is one round trip, not hundreds, while the append lock is held.
+async fn insert_records(conn: &mut PgConnection, records: &[AuditRecord]) -> StoreResult<()> {
+    fn column<T>(records: &[AuditRecord], f: impl Fn(&AuditRecord) -> T) -> Vec<T> {
+        records.iter().map(f).collect()
+    }
+    sqlx::query(
+        "INSERT INTO audit_log (seq, recorded_at, actor, action, customer_id, client_addr, \
+         target_table, target_key, before_json, after_json, reason, prev_hash, hash) \
+         SELECT * FROM UNNEST($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], \
+             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+             $11::text[], $12::text[], $13::text[])",
+    )
+    .bind(column(records, |r| r.seq))
+    .bind(column(records, |r| r.entry.recorded_at))
+    .bind(column(records, |r| r.entry.actor.clone()))
+    .bind(column(records, |r| r.entry.action.clone()))
+    .bind(column(records, |r| r.entry.customer_id.clone()))
+    .bind(column(records, |r| r.entry.client_addr.clone()))
+    .bind(column(records, |r| r.entry.target_table.clone()))
+    .bind(column(records, |r| r.entry.target_key.clone()))
+    .bind(column(records, |r| r.entry.before_json.clone()))
+    .bind(column(records, |r| r.entry.after_json.clone()))
+    .bind(column(records, |r| r.entry.reason.clone()))
+    .bind(column(records, |r| r.prev_hash.clone()))
+    .bind(column(records, |r| r.hash.clone()))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]

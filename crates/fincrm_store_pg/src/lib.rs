@@ -43,6 +43,9 @@ pub struct PgStore {
     keyring: Option<Arc<Keyring>>,
 }
 
+/// How long a pooled connection may sit idle before it is pinged when taken again.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`).
     pub async fn connect(url: &str) -> StoreResult<Self> {
@@ -77,6 +80,18 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings every connection it takes from the pool: a round trip per statement.
+            // Only a connection that sat idle for a while (where a restart or a firewall may have
+            // cut it) is checked; a busy one proves itself with every statement.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(Self {

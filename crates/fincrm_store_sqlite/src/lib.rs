@@ -72,12 +72,17 @@ impl SqliteStore {
             // 256 MiB page cache: bulk loads into indexed tables are bound by cache misses.
             .pragma("cache_size", "-262144")
             .pragma("temp_store", "memory");
+        // No ping before each acquire (sqlx's default): the database is a file in this process,
+        // there is no link to lose, and the ping is a round trip to the connection's thread for
+        // every statement.
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(Duration::from_mins(1))
             .connect_with(options.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(4)
             .connect_with(options.read_only(true).pragma("cache_size", "-65536"))
             .await?;
