@@ -515,19 +515,14 @@ impl Auth {
         if !token.starts_with(TOKEN_PREFIX) {
             return Err(AuthError::Unauthenticated);
         }
-        let record = self
+        let (record, user) = self
             .store
-            .api_token_by_hash(&sha256_hex(token))
+            .api_token_with_user(&sha256_hex(token))
             .await?
             .ok_or(AuthError::Unauthenticated)?;
         if record.revoked_at.is_some() || now >= record.expires_at {
             return Err(AuthError::Unauthenticated);
         }
-        let user = self
-            .store
-            .user(&record.user_id)
-            .await?
-            .ok_or(AuthError::Unauthenticated)?;
         if stale(record.last_used_at, now) {
             self.store.touch_api_token(&record.token_id, now).await?;
         }

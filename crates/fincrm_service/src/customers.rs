@@ -18,7 +18,9 @@ use chrono::{DateTime, Utc};
 use fincrm_domain::masking::{mask_account, mask_address, mask_email, mask_id_number, mask_phone};
 use fincrm_domain::{Customer, CustomerId, Holding, Interaction, StaffRole, Transaction};
 use fincrm_store::analytics::ScoreRow;
-use fincrm_store::{AuditStore, CustomerScope, NewAuditEntry, Store, StoreError};
+use fincrm_store::{
+    AuditStore, Customer360, CustomerScope, NewAuditEntry, Store, StoreError, View360Limits,
+};
 use serde::{Deserialize, Serialize};
 
 /// Latest transactions and interactions in the 360 view.
@@ -503,16 +505,27 @@ pub async fn view_360(
     caller: &Caller<'_>,
     id: &str,
 ) -> Result<View360, CustomerError> {
-    let c = find(store, caller, id).await?;
-    // Independent reads: issued together, so the view waits for the slowest, not the sum.
-    let (holdings, transactions, interactions, scores, relationships, consents) = tokio::try_join!(
-        store.holdings_of(&c.id),
-        store.recent_transactions(&c.id, VIEW_360_LATEST),
-        store.interactions_of(&c.id, VIEW_360_LATEST),
-        store.score_history(&c.id, VIEW_360_SCORES),
-        store.relationships_of(&c.id),
-        store.consents_of(&c.id),
-    )?;
+    let scope = require_read(caller.principal)?;
+    // An id that cannot exist reads like a missing customer.
+    let Ok(id) = CustomerId::parse(id) else {
+        return Err(CustomerError::NotFound);
+    };
+    let limits = View360Limits {
+        latest: VIEW_360_LATEST,
+        scores: VIEW_360_SCORES,
+    };
+    let Customer360 {
+        customer: c,
+        holdings,
+        transactions,
+        interactions,
+        scores,
+        relationships,
+        consents,
+    } = store
+        .customer_360(&scope, &id, limits)
+        .await?
+        .ok_or(CustomerError::NotFound)?;
     audit
         .append(&[entry(caller, "customer.view", &c.id).after(r#"{"view":"360"}"#)])
         .await?;

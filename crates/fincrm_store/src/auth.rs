@@ -239,6 +239,18 @@ pub trait AuthStore: Send + Sync {
     /// An API token by the hash of its secret.
     async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiTokenRecord>>;
 
+    /// An API token by the hash of its secret, with its user (`None` when either is missing):
+    /// what every bearer request reads first, so an adapter may read both in one trip.
+    async fn api_token_with_user(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(ApiTokenRecord, User)>> {
+        let Some(token) = self.api_token_by_hash(token_hash).await? else {
+            return Ok(None);
+        };
+        Ok(self.user(&token.user_id).await?.map(|user| (token, user)))
+    }
+
     /// An API token by its public id.
     async fn api_token(&self, token_id: &str) -> StoreResult<Option<ApiTokenRecord>>;
 

@@ -29,6 +29,77 @@ pub async fn run_all(store: &dyn Store) {
     consents_read_back_newest_first(store).await;
     a_merge_points_the_duplicate_at_the_survivor_and_undoes(store).await;
     relationships_read_from_both_sides_and_erasure_clears_contacts(store).await;
+    the_360_reads_as_its_parts(store).await;
+}
+
+const LIMITS_360: crate::View360Limits = crate::View360Limits {
+    latest: 20,
+    scores: 12,
+};
+
+/// `customer_360` (one trip on some adapters) gives what the separate reads give, for the
+/// customers the stories above left with holdings, transactions, contacts, consents, merges and
+/// relationships.
+async fn the_360_reads_as_its_parts(store: &dyn Store) {
+    let all = crate::CustomerScope::All;
+    for id in ["P1", "C1", "MG1", "MG2", "RL1", "RL2"] {
+        let id = cid(id);
+        let whole = store
+            .customer_360(&all, &id, LIMITS_360)
+            .await
+            .expect("360")
+            .expect("the customer exists");
+        assert_eq!(
+            Some(&whole.customer),
+            store.customer(&id).await.expect("read").as_ref()
+        );
+        assert_eq!(whole.holdings, store.holdings_of(&id).await.expect("read"));
+        assert_eq!(
+            whole.transactions,
+            store.recent_transactions(&id, 20).await.expect("read")
+        );
+        assert_eq!(
+            whole.interactions,
+            store.interactions_of(&id, 20).await.expect("read")
+        );
+        assert_eq!(
+            whole.scores,
+            store.score_history(&id, 12).await.expect("read")
+        );
+        assert_eq!(
+            whole.relationships,
+            store.relationships_of(&id).await.expect("read")
+        );
+        assert_eq!(whole.consents, store.consents_of(&id).await.expect("read"));
+    }
+    let seen = async |id: &str| {
+        let v = store
+            .customer_360(&all, &cid(id), LIMITS_360)
+            .await
+            .expect("360")
+            .expect("exists");
+        (
+            v.holdings.len(),
+            v.transactions.len(),
+            v.interactions.len(),
+            v.consents.len(),
+            v.relationships.len(),
+        )
+    };
+    let (holdings, transactions, interactions, _, _) = seen("P1").await;
+    assert!(
+        holdings > 0 && transactions > 0 && interactions > 0,
+        "P1 has activity to compare"
+    );
+    assert!(seen("RL1").await.4 > 0, "RL1 has relationships to compare");
+    assert!(seen("C1").await.3 > 0, "C1 has consents to compare");
+    assert!(
+        store
+            .customer_360(&all, &cid("NOBODY"), LIMITS_360)
+            .await
+            .expect("360")
+            .is_none()
+    );
 }
 
 fn cid(s: &str) -> CustomerId {
@@ -373,6 +444,15 @@ async fn customer_scope_follows_the_branch_tree_and_the_book(store: &dyn Store) 
         if let Some(c) = &found {
             assert_eq!(c.id.as_str(), id);
         }
+        let whole = store
+            .customer_360(&scope, &cid(id), LIMITS_360)
+            .await
+            .expect("scoped 360");
+        assert_eq!(
+            whole.map(|v| v.customer),
+            found,
+            "the 360 is scoped as the customer read"
+        );
         found.is_some()
     };
     let branches = |b: &str| CustomerScope::Branches(b.to_owned());

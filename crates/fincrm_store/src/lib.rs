@@ -148,6 +148,34 @@ pub enum CustomerScope {
     Book(String),
 }
 
+/// Everything the customer 360 shows that is stored, read by [`Store::customer_360`].
+#[derive(Debug, Clone)]
+pub struct Customer360 {
+    /// The customer.
+    pub customer: Customer,
+    /// Its family's holdings (see [`merge`]).
+    pub holdings: Vec<Holding>,
+    /// Its family's latest transactions, newest first.
+    pub transactions: Vec<Transaction>,
+    /// Its family's latest interactions, newest first.
+    pub interactions: Vec<Interaction>,
+    /// Its latest scores, newest first.
+    pub scores: Vec<analytics::ScoreRow>,
+    /// Its relationships.
+    pub relationships: Vec<fincrm_domain::Relationship>,
+    /// Its family's consent records, newest first.
+    pub consents: Vec<fincrm_domain::Consent>,
+}
+
+/// How much of each list a [`Customer360`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View360Limits {
+    /// Latest transactions and interactions.
+    pub latest: i64,
+    /// Latest scores.
+    pub scores: i64,
+}
+
 /// What the service layer needs from a database. Both adapters implement it and pass the
 /// [`conformance`] suite, so the same inputs give the same results on SQLite and PostgreSQL.
 #[async_trait]
@@ -377,4 +405,36 @@ pub trait Store: Send + Sync {
         scope: &CustomerScope,
         id: &CustomerId,
     ) -> StoreResult<Option<Customer>>;
+
+    /// The customer 360 of a customer within `scope` (`None` as [`Self::customer_in_scope`]):
+    /// the most read page of the CRM, so an adapter may answer it in one trip to the database.
+    /// By default: the scoped read, then the other reads issued together.
+    async fn customer_360(
+        &self,
+        scope: &CustomerScope,
+        id: &CustomerId,
+        limits: View360Limits,
+    ) -> StoreResult<Option<Customer360>> {
+        let Some(customer) = self.customer_in_scope(scope, id).await? else {
+            return Ok(None);
+        };
+        let id = &customer.id;
+        let (holdings, transactions, interactions, scores, relationships, consents) = tokio::try_join!(
+            self.holdings_of(id),
+            self.recent_transactions(id, limits.latest),
+            self.interactions_of(id, limits.latest),
+            self.score_history(id, limits.scores),
+            self.relationships_of(id),
+            self.consents_of(id),
+        )?;
+        Ok(Some(Customer360 {
+            customer,
+            holdings,
+            transactions,
+            interactions,
+            scores,
+            relationships,
+            consents,
+        }))
+    }
 }

@@ -27,12 +27,8 @@ fn session_tag(session_id_hash: &str) -> &str {
 #[async_trait]
 impl AuthStore for SqliteStore {
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        let row: Option<StaffRow> =
-            sqlx::query_as("SELECT user_id, name, branch_id, role FROM staff WHERE user_id = ?")
-                .bind(user_id)
-                .fetch_optional(&self.reader)
-                .await?;
-        row.map(User::try_from).transpose()
+        let user_id = user_id.to_owned();
+        self.read.run(move |c| crate::read::user(c, &user_id)).await
     }
 
     async fn users(&self) -> StoreResult<Vec<User>> {
@@ -367,12 +363,20 @@ impl AuthStore for SqliteStore {
     }
 
     async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiTokenRecord>> {
-        let sql = format!("SELECT {API_TOKEN_COLUMNS} FROM api_token WHERE token_hash = ?");
-        let row: Option<ApiTokenRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(token_hash)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(ApiTokenRecord::try_from).transpose()
+        let hash = token_hash.to_owned();
+        self.read
+            .run(move |c| crate::read::api_token_by_hash(c, &hash))
+            .await
+    }
+
+    async fn api_token_with_user(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(ApiTokenRecord, User)>> {
+        let hash = token_hash.to_owned();
+        self.read
+            .run(move |c| crate::read::api_token_with_user(c, &hash))
+            .await
     }
 
     async fn api_token(&self, token_id: &str) -> StoreResult<Option<ApiTokenRecord>> {

@@ -8,6 +8,7 @@
 mod audit;
 mod auth;
 mod pii;
+mod read;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,9 +16,8 @@ use fincrm_crypto::Keyring;
 use fincrm_domain::{Customer, CustomerId, Holding, HoldingId, Interaction, Transaction};
 use fincrm_store::merge::{MERGE_COLUMNS, MergeRecord};
 use fincrm_store::rows::{
-    BRANCH_COLUMNS, BranchRow, CONSENT_COLUMNS, CUSTOMER_COLUMNS, ConsentRow, CustomerRow,
-    HOLDING_COLUMNS, HoldingRow, INTERACTION_COLUMNS, InteractionRow, TRANSACTION_COLUMNS,
-    TransactionRow,
+    BRANCH_COLUMNS, BranchRow, CUSTOMER_COLUMNS, CustomerRow, HOLDING_COLUMNS, HoldingRow,
+    INTERACTION_COLUMNS, InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
 };
 use fincrm_store::sql::{Dialect, SqlArg};
 use fincrm_store::{
@@ -35,6 +35,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Reader connections (or threads) of each read path: SQLite readers do not block each other.
+const READERS: u32 = 4;
+
 /// SQLite binds at most 32766 parameters per statement; stay well below to keep statements short.
 const MAX_PARAMS_PER_STATEMENT: usize = 8000;
 
@@ -43,6 +46,8 @@ const MAX_PARAMS_PER_STATEMENT: usize = 8000;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The hot reads (a 360, a bearer token), one job each: see [`read`].
+    read: Arc<read::Readers>,
     /// Seals personal information on write and opens it on read (`fincrm_store::pii`); `None`
     /// stores it in plaintext.
     keyring: Option<Arc<Keyring>>,
@@ -81,14 +86,16 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_mins(1))
             .connect_with(options.clone())
             .await?;
+        let read = Arc::new(read::Readers::open(options.get_filename(), READERS)?);
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
-            .max_connections(4)
+            .max_connections(READERS)
             .connect_with(options.read_only(true).pragma("cache_size", "-65536"))
             .await?;
         Ok(Self {
             writer,
             reader,
+            read,
             keyring: None,
         })
     }
@@ -453,13 +460,10 @@ impl Store for SqliteStore {
     }
 
     async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>> {
-        let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = ?");
-        let row: Option<CustomerRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|r| r.into_customer(self.keyring.as_deref()))
-            .transpose()
+        let (keyring, id) = (self.keyring.clone(), id.clone());
+        self.read
+            .run(move |c| read::customer(c, keyring.as_deref(), &id))
+            .await
     }
 
     async fn customer_in_scope(
@@ -467,49 +471,22 @@ impl Store for SqliteStore {
         scope: &CustomerScope,
         id: &CustomerId,
     ) -> StoreResult<Option<Customer>> {
-        let row: Option<CustomerRow> = match scope {
-            CustomerScope::All => {
-                let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = ?");
-                sqlx::query_as(AssertSqlSafe(sql))
-                    .bind(id.as_str())
-                    .fetch_optional(&self.reader)
-                    .await?
-            }
-            CustomerScope::Branches(root) => {
-                // UNION (not UNION ALL) stops at a cycle in a hand-edited tree.
-                let sql = format!(
-                    "WITH RECURSIVE subtree(branch_id) AS ( \
-                         SELECT ? \
-                         UNION SELECT b.branch_id FROM branch b \
-                             JOIN subtree s ON b.parent_id = s.branch_id) \
-                     SELECT {CUSTOMER_COLUMNS} FROM customer \
-                     WHERE customer_id = ? \
-                       AND branch_id IN (SELECT branch_id FROM subtree)"
-                );
-                sqlx::query_as(AssertSqlSafe(sql))
-                    .bind(root.as_str())
-                    .bind(id.as_str())
-                    .fetch_optional(&self.reader)
-                    .await?
-            }
-            CustomerScope::Book(user) => {
-                let sql = format!(
-                    "SELECT {CUSTOMER_COLUMNS} FROM customer \
-                     WHERE customer_id = ? \
-                       AND (primary_rm_id = ? OR EXISTS ( \
-                           SELECT 1 FROM coverage cv \
-                           WHERE cv.customer_id = customer.customer_id AND cv.user_id = ?))"
-                );
-                sqlx::query_as(AssertSqlSafe(sql))
-                    .bind(id.as_str())
-                    .bind(user.as_str())
-                    .bind(user.as_str())
-                    .fetch_optional(&self.reader)
-                    .await?
-            }
-        };
-        row.map(|r| r.into_customer(self.keyring.as_deref()))
-            .transpose()
+        let (keyring, scope, id) = (self.keyring.clone(), scope.clone(), id.clone());
+        self.read
+            .run(move |c| read::customer_in_scope(c, keyring.as_deref(), &scope, &id))
+            .await
+    }
+
+    async fn customer_360(
+        &self,
+        scope: &CustomerScope,
+        id: &CustomerId,
+        limits: fincrm_store::View360Limits,
+    ) -> StoreResult<Option<fincrm_store::Customer360>> {
+        let (keyring, scope, id) = (self.keyring.clone(), scope.clone(), id.clone());
+        self.read
+            .run(move |c| read::customer_360(c, keyring.as_deref(), &scope, &id, limits))
+            .await
     }
 
     async fn transactions_page(
@@ -551,20 +528,8 @@ impl Store for SqliteStore {
     }
 
     async fn consents_of(&self, id: &CustomerId) -> StoreResult<Vec<fincrm_domain::Consent>> {
-        let (sql, args) = fincrm_store::merge::family_select(
-            Dialect::Sqlite,
-            CONSENT_COLUMNS,
-            "consent",
-            id.as_str(),
-            "recorded_at DESC, purpose, channel",
-            None,
-        );
-        let rows: Vec<ConsentRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
-            .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter()
-            .map(fincrm_domain::Consent::try_from)
-            .collect()
+        let id = id.clone();
+        self.read.run(move |c| read::consents_of(c, &id)).await
     }
 
     async fn branches(&self) -> StoreResult<Vec<fincrm_domain::Branch>> {
@@ -674,18 +639,8 @@ impl Store for SqliteStore {
         &self,
         id: &CustomerId,
     ) -> StoreResult<Vec<fincrm_domain::Relationship>> {
-        let rows: Vec<fincrm_store::rows::RelationshipRow> = sqlx::query_as(
-            "SELECT from_customer_id, to_customer_id, kind, role FROM relationship \
-             WHERE from_customer_id = ? OR to_customer_id = ? \
-             ORDER BY from_customer_id, to_customer_id, kind",
-        )
-        .bind(id.as_str())
-        .bind(id.as_str())
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter()
-            .map(fincrm_domain::Relationship::try_from)
-            .collect()
+        let id = id.clone();
+        self.read.run(move |c| read::relationships_of(c, &id)).await
     }
 
     async fn erase_customer(
@@ -780,18 +735,8 @@ impl Store for SqliteStore {
     }
 
     async fn holdings_of(&self, id: &CustomerId) -> StoreResult<Vec<Holding>> {
-        let (sql, args) = fincrm_store::merge::family_select(
-            Dialect::Sqlite,
-            HOLDING_COLUMNS,
-            "holding",
-            id.as_str(),
-            "holding_id",
-            None,
-        );
-        let rows: Vec<HoldingRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
-            .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter().map(Holding::try_from).collect()
+        let id = id.clone();
+        self.read.run(move |c| read::holdings_of(c, &id)).await
     }
 
     async fn holding(&self, id: &HoldingId) -> StoreResult<Option<Holding>> {
@@ -808,33 +753,17 @@ impl Store for SqliteStore {
         id: &CustomerId,
         limit: i64,
     ) -> StoreResult<Vec<Transaction>> {
-        let (sql, args) = fincrm_store::merge::family_select(
-            Dialect::Sqlite,
-            TRANSACTION_COLUMNS,
-            "bank_transaction",
-            id.as_str(),
-            "posted_at DESC, transaction_id DESC",
-            Some(limit),
-        );
-        let rows: Vec<TransactionRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
-            .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter().map(Transaction::try_from).collect()
+        let id = id.clone();
+        self.read
+            .run(move |c| read::recent_transactions(c, &id, limit))
+            .await
     }
 
     async fn interactions_of(&self, id: &CustomerId, limit: i64) -> StoreResult<Vec<Interaction>> {
-        let (sql, args) = fincrm_store::merge::family_select(
-            Dialect::Sqlite,
-            INTERACTION_COLUMNS,
-            "interaction",
-            id.as_str(),
-            "occurred_at DESC, interaction_id DESC",
-            Some(limit),
-        );
-        let rows: Vec<InteractionRow> = bind_all(sqlx::query_as(AssertSqlSafe(sql)), args)
-            .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter().map(Interaction::try_from).collect()
+        let id = id.clone();
+        self.read
+            .run(move |c| read::interactions_of(c, &id, limit))
+            .await
     }
 
     async fn counts(&self) -> StoreResult<TableCounts> {
@@ -1043,16 +972,9 @@ impl Store for SqliteStore {
         id: &CustomerId,
         limit: i64,
     ) -> StoreResult<Vec<fincrm_store::analytics::ScoreRow>> {
-        let sql = format!(
-            "SELECT {} FROM customer_score s \
-              WHERE s.customer_id = ?1 AND s.run_id IN (SELECT run_id FROM analytics_run WHERE status = 'completed') \
-              ORDER BY s.as_of DESC, s.run_id DESC LIMIT ?2",
-            fincrm_store::analytics::SCORE_COLUMNS
-        );
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .bind(limit)
-            .fetch_all(&self.reader)
-            .await?)
+        let id = id.clone();
+        self.read
+            .run(move |c| read::score_history(c, &id, limit))
+            .await
     }
 }
