@@ -23,6 +23,7 @@ use fincrm_store::rows::{
 };
 use fincrm_store::sql::{Dialect, SqlArg};
 use fincrm_store::{Customer360, CustomerScope, StoreError, StoreResult, View360Limits};
+use rusqlite::config::DbConfig;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use std::panic::AssertUnwindSafe;
@@ -66,6 +67,11 @@ impl Readers {
             conn.pragma_update(None, "temp_store", "memory")
                 .map_err(db)?;
             conn.set_prepared_statement_cache_capacity(64);
+            // Plans that do not depend on bound values: without this SQLite re-prepares a
+            // statement whenever a value it could plan with changes, e.g. every `LIMIT ?` (three
+            // of a 360's seven statements, every time: perf probes under bench/api load).
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+                .map_err(db)?;
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("fincrm-sqlite-read-{n}"))
