@@ -16,8 +16,8 @@ use fincrm_crypto::Keyring;
 use fincrm_domain::{Customer, CustomerId, Holding, HoldingId, Interaction, Transaction};
 use fincrm_store::merge::{MERGE_COLUMNS, MergeRecord};
 use fincrm_store::rows::{
-    BRANCH_COLUMNS, BranchRow, CUSTOMER_COLUMNS, CustomerRow, HOLDING_COLUMNS, HoldingRow,
-    INTERACTION_COLUMNS, InteractionRow, TRANSACTION_COLUMNS, TransactionRow,
+    BRANCH_COLUMNS, BranchRow, HOLDING_COLUMNS, HoldingRow, INTERACTION_COLUMNS, InteractionRow,
+    TRANSACTION_COLUMNS, TransactionRow,
 };
 use fincrm_store::sql::{Dialect, SqlArg};
 use fincrm_store::{
@@ -673,57 +673,39 @@ impl Store for SqliteStore {
         scope: &CustomerScope,
         query: &CustomerQuery,
     ) -> StoreResult<Vec<Customer>> {
-        // A search is driven by its rarest term (the first): for a full name, the given
-        // name's pair rather than the surname's.
-        let mut query = query.clone();
-        if query.terms.len() > 1 {
-            let mut counted = Vec::with_capacity(query.terms.len());
-            for term in &query.terms {
-                let n: i64 =
-                    sqlx::query_scalar(fincrm_store::search::term_count_sql(Dialect::Sqlite))
-                        .bind(term)
-                        .bind(fincrm_store::search::TERM_COUNT_CAP)
-                        .fetch_one(&self.reader)
-                        .await?;
-                counted.push((n, term.clone()));
-            }
-            match fincrm_store::search::rarest_first(counted) {
-                Some(terms) => query.terms = terms,
-                None => return Ok(Vec::new()),
-            }
-        }
-        let (sql, args) = fincrm_store::search::find_customers_sql(
-            Dialect::Sqlite,
-            CUSTOMER_COLUMNS,
-            scope,
-            &query,
-        );
-        bind_all(sqlx::query_as::<_, CustomerRow>(AssertSqlSafe(sql)), args)
-            .fetch_all(&self.reader)
-            .await?
-            .into_iter()
-            .map(|r| r.into_customer(self.keyring.as_deref()))
-            .collect()
+        let (keyring, scope, query) = (self.keyring.clone(), scope.clone(), query.clone());
+        self.read
+            .run(move |c| read::find_customers(c, keyring.as_deref(), &scope, &query))
+            .await
     }
 
     async fn customers_by_id_number(&self, raw: &str) -> StoreResult<Vec<CustomerId>> {
-        pii::customers_where(
-            &self.reader,
-            self.keyring.as_deref(),
-            fincrm_store::pii::FIELD_ID_NUMBER,
-            fincrm_store::pii::normalise_id_number(raw),
-        )
-        .await
+        let Some(term) = fincrm_store::pii::normalise_id_number(raw) else {
+            return Ok(Vec::new());
+        };
+        let keyring = self.keyring.clone();
+        self.read
+            .run(move |c| {
+                read::customers_where(
+                    c,
+                    keyring.as_deref(),
+                    fincrm_store::pii::FIELD_ID_NUMBER,
+                    &term,
+                )
+            })
+            .await
     }
 
     async fn customers_by_phone(&self, raw: &str) -> StoreResult<Vec<CustomerId>> {
-        pii::customers_where(
-            &self.reader,
-            self.keyring.as_deref(),
-            fincrm_store::pii::FIELD_PHONE,
-            fincrm_store::pii::normalise_phone(raw),
-        )
-        .await
+        let Some(term) = fincrm_store::pii::normalise_phone(raw) else {
+            return Ok(Vec::new());
+        };
+        let keyring = self.keyring.clone();
+        self.read
+            .run(move |c| {
+                read::customers_where(c, keyring.as_deref(), fincrm_store::pii::FIELD_PHONE, &term)
+            })
+            .await
     }
 
     async fn reencrypt_customers(

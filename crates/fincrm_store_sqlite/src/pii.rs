@@ -1,34 +1,11 @@
-//! Personal information at rest on SQLite: exact lookups and the rotation page. The sealing
-//! itself is shared with PostgreSQL in `fincrm_store::pii`.
+//! Personal information at rest on SQLite: the rotation page (exact lookups are in `read`).
+//! The sealing itself is shared with PostgreSQL in `fincrm_store::pii`.
 
 use fincrm_crypto::Keyring;
-use fincrm_domain::CustomerId;
-use fincrm_store::pii::{CustomerPi, PI_COLUMNS, ReencryptPage, lookup_term, reseal};
+use fincrm_store::pii::{CustomerPi, PI_COLUMNS, ReencryptPage, reseal};
 use fincrm_store::{StoreError, StoreResult};
 use sqlx::AssertSqlSafe;
 use sqlx::sqlite::SqlitePool;
-
-/// Customers whose `field` equals the normalised term (blind index with a keyring).
-pub(crate) async fn customers_where(
-    pool: &SqlitePool,
-    keyring: Option<&Keyring>,
-    field: &str,
-    normalised: Option<String>,
-) -> StoreResult<Vec<CustomerId>> {
-    let Some(term) = normalised else {
-        return Ok(Vec::new());
-    };
-    let (column, value) = lookup_term(keyring, field, &term);
-    // `column` is one of two constants from `lookup_term`, never input.
-    let sql = format!("SELECT customer_id FROM customer WHERE {column} = ? ORDER BY customer_id");
-    let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(value)
-        .fetch_all(pool)
-        .await?;
-    ids.iter()
-        .map(|id| CustomerId::parse(id).map_err(Into::into))
-        .collect()
-}
 
 /// One page of the rotation job, in one `BEGIN IMMEDIATE` transaction (the writer's lock is
 /// taken before the rows are read, so no other writer changes them in between).

@@ -22,7 +22,9 @@ use fincrm_store::rows::{
     INTERACTION_COLUMNS, InteractionRow, RelationshipRow, TRANSACTION_COLUMNS, TransactionRow,
 };
 use fincrm_store::sql::{Dialect, SqlArg};
-use fincrm_store::{Customer360, CustomerScope, StoreError, StoreResult, View360Limits};
+use fincrm_store::{
+    Customer360, CustomerQuery, CustomerScope, StoreError, StoreResult, View360Limits,
+};
 use rusqlite::config::DbConfig;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
@@ -532,6 +534,61 @@ pub(crate) fn customer_360(
         consents: consents_of(conn, id)?,
         customer,
     }))
+}
+
+/// Customers inside `scope` matching `query`: the term counts that choose the driving term and
+/// the search itself, in one job.
+pub(crate) fn find_customers(
+    conn: &Connection,
+    keyring: Option<&Keyring>,
+    scope: &CustomerScope,
+    query: &CustomerQuery,
+) -> StoreResult<Vec<Customer>> {
+    use fincrm_store::search::{TERM_COUNT_CAP, find_customers_sql, rarest_first, term_count_sql};
+    // A search is driven by its rarest term (the first): for a full name, the given name's
+    // pair rather than the surname's.
+    let mut query = query.clone();
+    if query.terms.len() > 1 {
+        let mut counted = Vec::with_capacity(query.terms.len());
+        for term in &query.terms {
+            let n: i64 = first(
+                conn,
+                term_count_sql(Dialect::Sqlite),
+                vec![text(term), SqlArg::Int(TERM_COUNT_CAP)],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+            counted.push((n, term.clone()));
+        }
+        match rarest_first(counted) {
+            Some(terms) => query.terms = terms,
+            None => return Ok(Vec::new()),
+        }
+    }
+    let (sql, args) = find_customers_sql(Dialect::Sqlite, CUSTOMER_COLUMNS, scope, &query);
+    all(conn, &sql, args, customer_row)?
+        .into_iter()
+        .map(|r| r.into_customer(keyring))
+        .collect()
+}
+
+/// Customers whose `field` equals the normalised `term` (through the blind index with a
+/// keyring), in customer-number order.
+pub(crate) fn customers_where(
+    conn: &Connection,
+    keyring: Option<&Keyring>,
+    field: &str,
+    term: &str,
+) -> StoreResult<Vec<CustomerId>> {
+    let (column, value) = fincrm_store::pii::lookup_term(keyring, field, term);
+    // `column` is one of two constants from `lookup_term`, never input.
+    let sql = format!("SELECT customer_id FROM customer WHERE {column} = ?1 ORDER BY customer_id");
+    all(conn, &sql, vec![SqlArg::Text(value)], |r| {
+        r.get::<_, String>(0)
+    })?
+    .iter()
+    .map(|id| CustomerId::parse(id).map_err(Into::into))
+    .collect()
 }
 
 pub(crate) fn user(conn: &Connection, user_id: &str) -> StoreResult<Option<User>> {
