@@ -66,5 +66,6 @@ pub async fn load(
         .await
         .map_err(|e| StoreError::Other(anyhow::anyhow!("demo generator failed: {e}")))?;
     store.detect_duplicates().await?;
+    store.refresh_statistics().await?;
     store.counts().await
 }

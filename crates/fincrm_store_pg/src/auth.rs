@@ -379,6 +379,39 @@ impl AuthStore for PgStore {
         row.map(ApiTokenRecord::try_from).transpose()
     }
 
+    async fn api_token_with_user(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(ApiTokenRecord, User)>> {
+        use sqlx::{FromRow, Row};
+        // One round trip for what every bearer request reads first.
+        let token_columns = API_TOKEN_COLUMNS
+            .split(',')
+            .map(|c| format!("t.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {token_columns}, s.user_id AS staff_user_id, s.name AS staff_name, \
+             s.branch_id AS staff_branch_id, s.role AS staff_role \
+             FROM api_token t JOIN staff s ON s.user_id = t.user_id WHERE t.token_hash = $1"
+        );
+        let Some(row) = sqlx::query(AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let token = ApiTokenRecord::try_from(ApiTokenRow::from_row(&row)?)?;
+        let user = User::try_from(StaffRow {
+            user_id: row.try_get("staff_user_id")?,
+            name: row.try_get("staff_name")?,
+            branch_id: row.try_get("staff_branch_id")?,
+            role: row.try_get("staff_role")?,
+        })?;
+        Ok(Some((token, user)))
+    }
+
     async fn api_token(&self, token_id: &str) -> StoreResult<Option<ApiTokenRecord>> {
         let sql = format!("SELECT {API_TOKEN_COLUMNS} FROM api_token WHERE token_id = $1");
         let row: Option<ApiTokenRow> = sqlx::query_as(AssertSqlSafe(sql))

@@ -301,6 +301,9 @@ pub async fn import(
         progress.file_finished(&file_report);
         report.files.push(file_report);
     }
+    if !options.dry_run {
+        store.refresh_statistics().await?;
+    }
     let json = serde_json::to_vec_pretty(&report).map_err(|e| ImportError::Csv {
         file: "quality.json".into(),
         reason: e.to_string(),
