@@ -71,7 +71,7 @@ pub const SCORE_COLUMNS: &str = "customer_id, run_id, as_of, model_version, freq
     expected_purchases_90d, clv_minor, aum_minor, tier, tier_since, tier_below_since, stage, segment";
 
 /// A stored score row.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, sqlx::FromRow)]
 #[expect(
     missing_docs,
     reason = "fields mirror the columns documented in the migrations"

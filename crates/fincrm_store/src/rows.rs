@@ -22,7 +22,7 @@ pub const CUSTOMER_COLUMNS: &str = "customer_id, kind, name, name_latin, id_type
     email_enc, address_enc, merged_into";
 
 /// A stored customer.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 #[expect(
     missing_docs,
     reason = "fields mirror the columns documented in the migrations"
@@ -180,7 +180,7 @@ pub const HOLDING_COLUMNS: &str = "holding_id, customer_id, product_code, produc
     balance_minor, currency, limit_minor, opened_on, matures_on, status";
 
 /// A stored holding.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 #[expect(
     missing_docs,
     reason = "fields mirror the columns documented in the migrations"
@@ -222,7 +222,7 @@ pub const TRANSACTION_COLUMNS: &str = "transaction_id, customer_id, holding_id, 
     amount_minor, currency, direction, channel, counterparty, kind, memo";
 
 /// A stored transaction.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 #[expect(
     missing_docs,
     reason = "fields mirror the columns documented in the migrations"
@@ -265,7 +265,7 @@ pub const INTERACTION_COLUMNS: &str =
     "interaction_id, customer_id, occurred_at, channel, kind, user_id, content";
 
 /// A stored interaction.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 #[expect(
     missing_docs,
     reason = "fields mirror the columns documented in the migrations"
@@ -300,7 +300,7 @@ impl TryFrom<InteractionRow> for Interaction {
 pub const CONSENT_COLUMNS: &str = "customer_id, purpose, channel, recorded_at, granted";
 
 /// A stored consent record.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 #[expect(
     missing_docs,
     reason = "fields mirror the columns documented in the migrations"
@@ -335,7 +335,7 @@ impl TryFrom<ConsentRow> for fincrm_domain::Consent {
 pub const BRANCH_COLUMNS: &str = "branch_id, name, parent_id, level";
 
 /// A stored branch.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 #[expect(
     missing_docs,
     reason = "fields mirror the columns documented in the migrations"
@@ -361,7 +361,7 @@ impl TryFrom<BranchRow> for fincrm_domain::Branch {
 }
 
 /// A stored relationship.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 #[expect(
     missing_docs,
     reason = "fields mirror the columns documented in the migrations"
