@@ -41,6 +41,29 @@ async fn lists_filter_on_the_latest_run(
     }
 }
 
+/// The 360 (one statement on PostgreSQL, one job on SQLite) reads what the separate reads do.
+async fn the_360_reads_the_same_scores(
+    store: &dyn Store,
+    id: &fincrm_domain::CustomerId,
+    history: &[fincrm_store::analytics::ScoreRow],
+) {
+    let limits = fincrm_store::View360Limits {
+        latest: 20,
+        scores: 10,
+    };
+    let whole = store
+        .customer_360(&fincrm_store::CustomerScope::All, id, limits)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(whole.scores, history);
+    assert_eq!(whole.holdings, store.holdings_of(id).await.unwrap());
+    assert_eq!(
+        whole.transactions,
+        store.recent_transactions(id, 20).await.unwrap()
+    );
+}
+
 async fn story(store: &dyn Store) {
     let demo = fincrm_demo::DemoConfig {
         customers: 1500,
@@ -141,22 +164,7 @@ async fn story(store: &dyn Store) {
     let id = fincrm_domain::CustomerId::parse("P1000000000").unwrap();
     let history = store.score_history(&id, 10).await.unwrap();
     assert_eq!(history.len(), 2, "one row per run");
-    // The 360 (one statement on PostgreSQL, one job on SQLite) reads the same scores.
-    let limits = fincrm_store::View360Limits {
-        latest: 20,
-        scores: 10,
-    };
-    let whole = store
-        .customer_360(&fincrm_store::CustomerScope::All, &id, limits)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(whole.scores, history);
-    assert_eq!(whole.holdings, store.holdings_of(&id).await.unwrap());
-    assert_eq!(
-        whole.transactions,
-        store.recent_transactions(&id, 20).await.unwrap()
-    );
+    the_360_reads_the_same_scores(store, &id, &history).await;
     assert_eq!(history[0].as_of, as_of.succ_opt().unwrap());
     assert_eq!(
         history[0].tier_since, history[1].tier_since,
