@@ -127,6 +127,11 @@ pub fn name_terms(name: &str, latin: Option<&str>) -> BTreeSet<String> {
                 terms.insert([*c, *next].iter().collect());
             }
         }
+        // Triples: a full three-character name is one term (one index range) rather than two
+        // pairs, the rarer driving and the other probed for every candidate.
+        for triple in run.windows(3) {
+            terms.insert(triple.iter().collect());
+        }
         pinyin_terms(&run, &mut terms);
     }
     for text in std::iter::once(name).chain(latin) {
@@ -139,9 +144,9 @@ pub fn name_terms(name: &str, latin: Option<&str>) -> BTreeSet<String> {
     terms
 }
 
-/// The terms a typed query must match, all of them: the character pairs of each run of
-/// Chinese characters (a lone character itself), else the query's Latin letters and digits
-/// joined in lower case. Empty when nothing searchable is left.
+/// The terms a typed query must match, all of them: for each run of Chinese characters its
+/// character triples (a run of two: the pair; a lone character: itself), else the query's Latin
+/// letters and digits joined in lower case. Empty when nothing searchable is left.
 pub fn query_terms(query: &str) -> Vec<String> {
     let runs = cjk_runs(query);
     let mut terms: Vec<String> = Vec::new();
@@ -153,11 +158,10 @@ pub fn query_terms(query: &str) -> Vec<String> {
         return terms;
     }
     for run in runs {
-        if run.len() == 1 {
-            terms.push(run[0].to_string());
-        }
-        for pair in run.windows(2) {
-            terms.push(pair.iter().collect());
+        match run.len() {
+            1 => terms.push(run[0].to_string()),
+            2 => terms.push(run.iter().collect()),
+            _ => terms.extend(run.windows(3).map(|t| t.iter().collect::<String>())),
         }
     }
     let mut seen = BTreeSet::new();
@@ -417,7 +421,7 @@ mod tests {
     }
 
     #[test]
-    fn a_chinese_name_is_found_by_characters_pairs_and_pinyin() {
+    fn a_chinese_name_is_found_by_characters_pairs_triples_and_pinyin() {
         let t = name_terms("王小明", None);
         for want in [
             "王",
@@ -425,6 +429,7 @@ mod tests {
             "明",
             "王小",
             "小明",
+            "王小明",
             "wangxiaoming",
             "wxm",
             "wang",
@@ -458,8 +463,10 @@ mod tests {
     }
 
     #[test]
-    fn a_query_becomes_pairs_or_joined_letters() {
-        assert_eq!(query_terms("王小明"), ["王小", "小明"]);
+    fn a_query_becomes_triples_pairs_or_joined_letters() {
+        assert_eq!(query_terms("王小明"), ["王小明"]);
+        assert_eq!(query_terms("欧阳娜娜"), ["欧阳娜", "阳娜娜"]);
+        assert_eq!(query_terms("小明"), ["小明"]);
         assert_eq!(query_terms(" 王 "), ["王"]);
         assert_eq!(query_terms("Wang Xiao Ming"), ["wangxiaoming"]);
         assert!(query_terms("  --  ").is_empty());
@@ -473,10 +480,10 @@ mod tests {
 
     #[test]
     fn the_rarest_term_drives_and_an_absent_one_ends_the_search() {
-        let counted = vec![(2000, "王小".to_owned()), (12, "小明".to_owned())];
+        let counted = vec![(2000, "欧阳娜".to_owned()), (12, "阳娜娜".to_owned())];
         assert_eq!(
             rarest_first(counted),
-            Some(vec!["小明".to_owned(), "王小".to_owned()])
+            Some(vec!["阳娜娜".to_owned(), "欧阳娜".to_owned()])
         );
         assert_eq!(
             rarest_first(vec![(5, "a".to_owned()), (0, "b".to_owned())]),
