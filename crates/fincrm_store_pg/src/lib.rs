@@ -265,6 +265,8 @@ async fn build_search_index(pool: &PgPool) -> StoreResult<()> {
         .fetch_all(pool)
         .await?;
         let Some((last, _, _)) = page.last() else {
+            // A rebuilt index has new term frequencies: plan searches with them.
+            sqlx::query("ANALYZE customer_search").execute(pool).await?;
             return Ok(());
         };
         after.clone_from(last);
