@@ -1163,3 +1163,39 @@ pub async fn keyring_story(h: &dyn KeyringHarness) {
             .is_err()
     );
 }
+
+/// Customers for [`names_found_by_the_index`]: one three-character name and one that shares
+/// its first two characters.
+pub async fn write_index_rebuild_fixtures(store: &dyn Store) {
+    store
+        .write(
+            None,
+            &[tables::customers(&[
+                Customer::individual(cid("RB1"), "赵超然".to_owned()),
+                Customer::individual(cid("RB2"), "赵超".to_owned()),
+            ])],
+        )
+        .await
+        .expect("write rebuild fixtures");
+}
+
+/// What the name index finds for the fixtures of [`write_index_rebuild_fixtures`]: the full
+/// name (its triple) and the shared pair. An adapter's test empties the index behind the
+/// store's back (as migration 0011 does) and shows `migrate` builds it again.
+pub async fn names_found_by_the_index(store: &dyn Store) -> (Vec<String>, Vec<String>) {
+    let find = async |q: &str| {
+        let query = crate::CustomerQuery {
+            terms: crate::search::query_terms(q),
+            limit: 10,
+            ..crate::CustomerQuery::default()
+        };
+        store
+            .find_customers(&crate::CustomerScope::All, &query)
+            .await
+            .expect("find")
+            .into_iter()
+            .map(|c| c.id.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    (find("赵超然").await, find("赵超").await)
+}

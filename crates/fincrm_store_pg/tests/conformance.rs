@@ -45,6 +45,38 @@ async fn postgres_store_passes_the_conformance_suite() {
         .unwrap();
 }
 
+#[tokio::test]
+async fn migrate_rebuilds_an_emptied_name_index() {
+    use fincrm_store::conformance::{names_found_by_the_index, write_index_rebuild_fixtures};
+    let Some(url) = test_url() else { return };
+    let schema = fresh_schema("rebuild");
+    let store = PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    write_index_rebuild_fixtures(&store).await;
+    let indexed = (
+        vec!["RB1".to_owned()],
+        vec!["RB1".to_owned(), "RB2".to_owned()],
+    );
+    assert_eq!(names_found_by_the_index(&store).await, indexed);
+    sqlx::query("TRUNCATE customer_search")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        names_found_by_the_index(&store).await,
+        (vec![], vec![]),
+        "an emptied index finds nothing"
+    );
+    store.migrate().await.unwrap();
+    assert_eq!(names_found_by_the_index(&store).await, indexed);
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
 struct Harness {
     store: PgStore,
 }

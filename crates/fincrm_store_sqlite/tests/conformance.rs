@@ -20,6 +20,36 @@ async fn sqlite_store_passes_the_conformance_suite() {
 }
 
 #[tokio::test]
+async fn migrate_rebuilds_an_emptied_name_index() {
+    use fincrm_store::conformance::{names_found_by_the_index, write_index_rebuild_fixtures};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rebuild.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    write_index_rebuild_fixtures(&store).await;
+    let indexed = (
+        vec!["RB1".to_owned()],
+        vec!["RB1".to_owned(), "RB2".to_owned()],
+    );
+    assert_eq!(names_found_by_the_index(&store).await, indexed);
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM customer_search")
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    assert_eq!(
+        names_found_by_the_index(&store).await,
+        (vec![], vec![]),
+        "an emptied index finds nothing"
+    );
+    store.migrate().await.unwrap();
+    assert_eq!(names_found_by_the_index(&store).await, indexed);
+}
+
+#[tokio::test]
 async fn the_database_file_is_durable_wal_with_full_sync_and_foreign_keys() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("pragmas.db"))
