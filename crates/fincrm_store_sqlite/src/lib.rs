@@ -3,8 +3,9 @@
 //! All writes go through a pool of one connection (SQLite has one writer; queueing in the pool is
 //! cheaper than retrying on `SQLITE_BUSY`); reads use separate readers, which WAL lets run beside
 //! the writer: the hot reads (360, bearer token, search) as one job each on the rusqlite reader
-//! threads of the `read` module, the others through a sqlx pool. Bulk writes are multi-row `INSERT … VALUES` statements with upserts,
-//! built from the shared [`fincrm_store::tables`] layout.
+//! threads of the `read` module, the others through a sqlx pool. Bulk writes are multi-row
+//! `INSERT … VALUES` statements with upserts, built from the shared [`fincrm_store::tables`]
+//! layout.
 
 mod audit;
 mod auth;
