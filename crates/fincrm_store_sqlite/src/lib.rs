@@ -9,6 +9,7 @@
 
 mod audit;
 mod auth;
+mod checkpoint;
 mod pii;
 mod read;
 
@@ -50,6 +51,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The hot reads (a 360, a bearer token), one job each: see [`read`].
     read: Arc<read::Readers>,
+    /// Checkpoints the WAL while any clone of the store lives.
+    _checkpointer: Arc<checkpoint::Checkpointer>,
     /// Seals personal information on write and opens it on read (`fincrm_store::pii`); `None`
     /// stores it in plaintext.
     keyring: Option<Arc<Keyring>>,
@@ -82,12 +85,15 @@ impl SqliteStore {
         // No ping before each acquire (sqlx's default): the database is a file in this process,
         // there is no link to lose, and the ping is a round trip to the connection's thread for
         // every statement.
+        // Checkpoints run on a thread of their own, not inside the writer's commits (see
+        // `checkpoint`).
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(Duration::from_mins(1))
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
+        let checkpointer = Arc::new(checkpoint::Checkpointer::start(options.get_filename())?);
         let read = Arc::new(read::Readers::open(options.get_filename(), READERS)?);
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
@@ -98,6 +104,7 @@ impl SqliteStore {
             writer,
             reader,
             read,
+            _checkpointer: checkpointer,
             keyring: None,
         })
     }

@@ -50,6 +50,25 @@ async fn migrate_rebuilds_an_emptied_name_index() {
 }
 
 #[tokio::test]
+async fn the_wal_is_checkpointed_into_the_database_file_beside_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    // The writer never checkpoints (wal_autocheckpoint=0): the schema reaches the database
+    // file only through the checkpointing thread, within a second or so.
+    let mut size = 0;
+    for _ in 0..40 {
+        size = std::fs::metadata(&path).unwrap().len();
+        if size > 64 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(size > 64 * 1024, "the database file is still {size} bytes");
+}
+
+#[tokio::test]
 async fn the_database_file_is_durable_wal_with_full_sync_and_foreign_keys() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("pragmas.db"))
