@@ -448,16 +448,23 @@ pub(crate) fn require_read(principal: &Principal) -> Result<CustomerScope, Custo
     scope_of(principal).ok_or(CustomerError::NotFound)
 }
 
+/// The caller's read scope and the customer id asked for; an id that cannot exist reads like a
+/// missing customer.
+fn scope_and_id(
+    caller: &Caller<'_>,
+    id: &str,
+) -> Result<(CustomerScope, CustomerId), CustomerError> {
+    let scope = require_read(caller.principal)?;
+    let id = CustomerId::parse(id).map_err(|_| CustomerError::NotFound)?;
+    Ok((scope, id))
+}
+
 pub(crate) async fn find(
     store: &dyn Store,
     caller: &Caller<'_>,
     id: &str,
 ) -> Result<Customer, CustomerError> {
-    let scope = require_read(caller.principal)?;
-    // An id that cannot exist reads like a missing customer.
-    let Ok(id) = CustomerId::parse(id) else {
-        return Err(CustomerError::NotFound);
-    };
+    let (scope, id) = scope_and_id(caller, id)?;
     store
         .customer_in_scope(&scope, &id)
         .await?
@@ -505,11 +512,7 @@ pub async fn view_360(
     caller: &Caller<'_>,
     id: &str,
 ) -> Result<View360, CustomerError> {
-    let scope = require_read(caller.principal)?;
-    // An id that cannot exist reads like a missing customer.
-    let Ok(id) = CustomerId::parse(id) else {
-        return Err(CustomerError::NotFound);
-    };
+    let (scope, id) = scope_and_id(caller, id)?;
     let limits = View360Limits {
         latest: VIEW_360_LATEST,
         scores: VIEW_360_SCORES,
