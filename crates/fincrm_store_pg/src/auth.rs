@@ -384,18 +384,20 @@ impl AuthStore for PgStore {
         token_hash: &str,
     ) -> StoreResult<Option<(ApiTokenRecord, User)>> {
         use sqlx::{FromRow, Row};
-        // One round trip for what every bearer request reads first.
-        let token_columns = API_TOKEN_COLUMNS
-            .split(',')
-            .map(|c| format!("t.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {token_columns}, s.user_id AS staff_user_id, s.name AS staff_name, \
-             s.branch_id AS staff_branch_id, s.role AS staff_role \
-             FROM api_token t JOIN staff s ON s.user_id = t.user_id WHERE t.token_hash = $1"
-        );
-        let Some(row) = sqlx::query(AssertSqlSafe(sql))
+        // One round trip for what every bearer request reads first; the statement is built once.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let token_columns = API_TOKEN_COLUMNS
+                .split(',')
+                .map(|c| format!("t.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "SELECT {token_columns}, s.user_id AS staff_user_id, s.name AS staff_name, \
+                 s.branch_id AS staff_branch_id, s.role AS staff_role \
+                 FROM api_token t JOIN staff s ON s.user_id = t.user_id WHERE t.token_hash = $1"
+            )
+        });
+        let Some(row) = sqlx::query(AssertSqlSafe(SQL.as_str()))
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?

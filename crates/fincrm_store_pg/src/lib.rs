@@ -339,6 +339,40 @@ fn bind_all<O>(
     q
 }
 
+/// `scope` as SQL on `customer`, its key bound at placeholder `key`: the common table
+/// expression it needs (the branch subtree), and the condition to append to a `WHERE` on
+/// `customer` (empty for all customers). The row-level security policy (migration 0010) is
+/// the same rule, kept as the second wall.
+fn customer_scope_sql(scope: &CustomerScope, key: &str) -> (Option<String>, String) {
+    match scope {
+        CustomerScope::All => (None, String::new()),
+        // UNION (not UNION ALL) stops at a cycle in a hand-edited tree.
+        CustomerScope::Branches(_) => (
+            Some(format!(
+                "subtree(branch_id) AS (SELECT {key}::text \
+                 UNION SELECT b.branch_id FROM branch b JOIN subtree s ON b.parent_id = s.branch_id)"
+            )),
+            " AND branch_id IN (SELECT branch_id FROM subtree)".to_owned(),
+        ),
+        CustomerScope::Book(_) => (
+            None,
+            format!(
+                " AND (primary_rm_id = {key} OR EXISTS (SELECT 1 FROM coverage cv \
+                 WHERE cv.customer_id = customer.customer_id AND cv.user_id = {key}))"
+            ),
+        ),
+    }
+}
+
+/// The value bound at the key placeholder of [`customer_scope_sql`].
+fn scope_key(scope: &CustomerScope) -> Option<&str> {
+    match scope {
+        CustomerScope::All => None,
+        CustomerScope::Branches(root) => Some(root),
+        CustomerScope::Book(user) => Some(user),
+    }
+}
+
 /// One section of [`customer_360_sql`] parsed back from its JSON.
 fn from_json<T: serde::de::DeserializeOwned>(section: &str, json: &str) -> StoreResult<T> {
     serde_json::from_str(json)
@@ -360,28 +394,14 @@ fn customer_360_sql(
         SqlArg::Int(limits.latest),
         SqlArg::Int(limits.scores),
     ];
-    let (with, in_scope) = match scope {
-        CustomerScope::All => ("WITH ".to_owned(), String::new()),
-        CustomerScope::Branches(root) => {
-            args.push(SqlArg::Text(root.clone()));
-            // UNION (not UNION ALL) stops at a cycle in a hand-edited tree.
-            (
-                "WITH RECURSIVE subtree(branch_id) AS (SELECT $4::text \
-                 UNION SELECT b.branch_id FROM branch b JOIN subtree s ON b.parent_id = s.branch_id), "
-                    .to_owned(),
-                " AND branch_id IN (SELECT branch_id FROM subtree)".to_owned(),
-            )
-        }
-        CustomerScope::Book(user) => {
-            args.push(SqlArg::Text(user.clone()));
-            (
-                "WITH ".to_owned(),
-                " AND (primary_rm_id = $4 OR EXISTS (SELECT 1 FROM coverage cv \
-                 WHERE cv.customer_id = customer.customer_id AND cv.user_id = $4))"
-                    .to_owned(),
-            )
-        }
-    };
+    if let Some(key) = scope_key(scope) {
+        args.push(SqlArg::Text(key.to_owned()));
+    }
+    let (subtree, in_scope) = customer_scope_sql(scope, "$4");
+    let with = subtree.map_or_else(
+        || "WITH ".to_owned(),
+        |cte| format!("WITH RECURSIVE {cte}, "),
+    );
     // A list as a JSON array, ordered as `select` orders it.
     let list = |select: String, order: &str| {
         format!("(SELECT coalesce(json_agg(f ORDER BY {order}), '[]')::text FROM ({select}) f)")
@@ -687,48 +707,19 @@ impl Store for PgStore {
             // not four).
             return self.customer(id).await;
         }
+        let (subtree, in_scope) = customer_scope_sql(scope, "$2");
+        let with = subtree
+            .map(|cte| format!("WITH RECURSIVE {cte} "))
+            .unwrap_or_default();
+        let sql = format!(
+            "{with}SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = $1{in_scope}"
+        );
         let mut tx = self.scoped(scope).await?;
-        let row: Option<CustomerRow> = match scope {
-            CustomerScope::All => {
-                let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customer WHERE customer_id = $1");
-                sqlx::query_as(AssertSqlSafe(sql))
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-            CustomerScope::Branches(root) => {
-                // UNION (not UNION ALL) stops at a cycle in a hand-edited tree.
-                let sql = format!(
-                    "WITH RECURSIVE subtree(branch_id) AS ( \
-                         SELECT $1::text \
-                         UNION SELECT b.branch_id FROM branch b \
-                             JOIN subtree s ON b.parent_id = s.branch_id) \
-                     SELECT {CUSTOMER_COLUMNS} FROM customer \
-                     WHERE customer_id = $2 \
-                       AND branch_id IN (SELECT branch_id FROM subtree)"
-                );
-                sqlx::query_as(AssertSqlSafe(sql))
-                    .bind(root.as_str())
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-            CustomerScope::Book(user) => {
-                let sql = format!(
-                    "SELECT {CUSTOMER_COLUMNS} FROM customer \
-                     WHERE customer_id = $1 \
-                       AND (primary_rm_id = $2 OR EXISTS ( \
-                           SELECT 1 FROM coverage cv \
-                           WHERE cv.customer_id = customer.customer_id AND cv.user_id = $3))"
-                );
-                sqlx::query_as(AssertSqlSafe(sql))
-                    .bind(id.as_str())
-                    .bind(user.as_str())
-                    .bind(user.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-        };
+        let row: Option<CustomerRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(scope_key(scope))
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
         row.map(|r| r.into_customer(self.keyring.as_deref()))
             .transpose()
