@@ -38,6 +38,8 @@ pub const COOKIE_SCHEME: &str = "cookie";
         handlers::admin::create_token,
         handlers::admin::revoke_token,
         handlers::admin::list_branches,
+        handlers::admin::create_branch,
+        handlers::admin::update_branch,
         handlers::merges::list_duplicates,
         handlers::merges::list_merges,
         handlers::merges::merge_customer,

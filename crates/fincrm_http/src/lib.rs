@@ -220,6 +220,18 @@ pub const ROUTES: &[RouteSpec] = &[
         handler: |m| on(m, handlers::admin::list_branches),
     },
     RouteSpec {
+        method: Method::POST,
+        path: "/api/v1/branches",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::create_branch),
+    },
+    RouteSpec {
+        method: Method::PATCH,
+        path: "/api/v1/branches/{id}",
+        access: Access::Authenticated,
+        handler: |m| on(m, handlers::admin::update_branch),
+    },
+    RouteSpec {
         method: Method::GET,
         path: "/api/v1/duplicates",
         access: Access::Authenticated,

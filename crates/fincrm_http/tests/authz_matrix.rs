@@ -109,10 +109,9 @@ fn expected(route: &RouteSpec, role: Option<StaffRole>, customer: &str) -> Statu
         ("GET", "/api/v1/users") | ("PUT", "/api/v1/rules/{kind}") => {
             admin_only(role, StatusCode::OK)
         }
-        ("POST", "/api/v1/users") => admin_only(role, StatusCode::CREATED),
-        ("PATCH", "/api/v1/users/{id}") | ("POST", "/api/v1/users/{id}/password-reset") => {
-            admin_only(role, StatusCode::NOT_FOUND)
-        }
+        ("POST", "/api/v1/users" | "/api/v1/branches") => admin_only(role, StatusCode::CREATED),
+        ("PATCH", "/api/v1/users/{id}" | "/api/v1/branches/{id}")
+        | ("POST", "/api/v1/users/{id}/password-reset") => admin_only(role, StatusCode::NOT_FOUND),
         // Merging a customer into itself: past the scope and role checks, refused as invalid.
         ("POST", "/api/v1/customers/{id}/merge") => match role {
             None => StatusCode::UNAUTHORIZED,
@@ -215,7 +214,13 @@ fn request(
             "id": format!("new-{}-{customer}", role.map_or("anon", StaffRole::as_str)),
             "name": "新员工", "branch_id": "B1", "role": "service_agent",
         })),
-        ("PATCH", "/api/v1/users/{id}") => Some(serde_json::json!({ "name": "改名" })),
+        ("PATCH", "/api/v1/users/{id}" | "/api/v1/branches/{id}") => {
+            Some(serde_json::json!({ "name": "改名" }))
+        }
+        ("POST", "/api/v1/branches") => Some(serde_json::json!({
+            "id": format!("NB-{}-{customer}", role.map_or("anon", StaffRole::as_str)),
+            "name": "新支行", "parent": "B1", "level": "sub_branch",
+        })),
         ("PUT", "/api/v1/rules/{kind}") => Some(serde_json::json!({ "grace_days": 60 })),
         ("POST", "/api/v1/customers/{id}/export" | "/api/v1/customers/{id}/erase") => {
             Some(serde_json::json!({ "reason": "customer's written request, ID checked" }))

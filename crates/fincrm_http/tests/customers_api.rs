@@ -1217,6 +1217,154 @@ async fn administrators_manage_staff_with_one_time_passwords() {
     assert!(listed.contains("u_new_rm") && !listed.contains(&new_otp));
 }
 
+/// Opening and moving branches: the tree stays a tree, every change is audited, and a move
+/// changes a branch manager's scope at once (the manager sits in B1; CA is in B1-1).
+#[tokio::test]
+async fn administrators_open_and_move_branches_within_the_tree_rules() {
+    let bank = bank().await;
+    let admin = token(&bank, StaffRole::Admin);
+    let manager = token(&bank, StaffRole::BranchManager);
+    let body = r#"{"id":"B1-2","name":"西湖支行","parent":"B1","level":"sub_branch"}"#;
+    let res = bank
+        .send(post_json("/api/v1/branches", Some(admin), body))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(json(res).await["parent"], "B1");
+    assert_problem(
+        &bank,
+        post_json("/api/v1/branches", Some(admin), body),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_problem(
+        &bank,
+        post_json("/api/v1/branches", Some(manager), body),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    for (bad, field, says) in [
+        (
+            r#"{"id":"H2","name":"二号总行","level":"head_office"}"#,
+            "level",
+            "head office already",
+        ),
+        (
+            r#"{"id":"B3","name":"新分行","level":"branch"}"#,
+            "parent",
+            "needs a parent",
+        ),
+        (
+            r#"{"id":"B3","name":"新分行","parent":"NOPE","level":"branch"}"#,
+            "parent",
+            "no such branch",
+        ),
+        (
+            r#"{"id":"B3","name":"新分行","parent":"B1-1","level":"branch"}"#,
+            "parent",
+            "cannot sit under",
+        ),
+        (
+            r#"{"id":"B3","name":"新分行","parent":"HO","level":"city"}"#,
+            "level",
+            "",
+        ),
+        (
+            r#"{"id":"B 3","name":"新分行","parent":"HO","level":"branch"}"#,
+            "id",
+            "",
+        ),
+        (
+            r#"{"id":"B3","name":"  ","parent":"HO","level":"branch"}"#,
+            "name",
+            "",
+        ),
+    ] {
+        let p = assert_problem(
+            &bank,
+            post_json("/api/v1/branches", Some(admin), bad),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], field, "{bad}: {p}");
+        assert!(p.to_string().contains(says), "{bad}: {p}");
+    }
+    for (bad, says) in [
+        // Under its own child: refused by level before it could close a loop.
+        (serde_json::json!({ "parent": "B1-1" }), "cannot sit under"),
+        (serde_json::json!({ "level": "sub_branch" }), "B1-1"),
+    ] {
+        let p = assert_problem(
+            &bank,
+            patch_json("/api/v1/branches/B1", admin, &bad),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(p.to_string().contains(says), "{bad}: {p}");
+    }
+    assert_problem(
+        &bank,
+        patch_json(
+            "/api/v1/branches/NOPE",
+            admin,
+            &serde_json::json!({ "name": "无" }),
+        ),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    let path = format!("/api/v1/customers/{IN_SCOPE}");
+    assert_eq!(
+        bank.send(get(&path, manager)).await.status(),
+        StatusCode::OK
+    );
+    let res = bank
+        .send(patch_json(
+            "/api/v1/branches/B1-1",
+            admin,
+            &serde_json::json!({ "parent": "B2", "name": "滨江支行" }),
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // B1-1 now sits under B2: the B1 manager no longer sees its customers.
+    assert_eq!(
+        bank.send(get(&path, manager)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let tree = json(bank.send(get("/api/v1/branches", manager)).await).await;
+    let moved = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == "B1-1")
+        .unwrap();
+    assert_eq!(
+        (&moved["parent"], &moved["name"]),
+        (&"B2".into(), &"滨江支行".into())
+    );
+
+    let audit = audit_actions(&bank).await;
+    assert!(audit.iter().any(|(a, before, after)| a == "branch.create"
+        && before.is_none()
+        && after.as_deref().unwrap().contains("西湖支行")));
+    let (_, before, after) = audit.iter().find(|(a, _, _)| a == "branch.update").unwrap();
+    assert!(
+        before.as_deref().unwrap().contains(r#""parent":"B1""#),
+        "{before:?}"
+    );
+    assert!(
+        after.as_deref().unwrap().contains(r#""parent":"B2""#),
+        "{after:?}"
+    );
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|(a, _, _)| a.starts_with("branch."))
+            .count(),
+        2,
+        "refused changes write nothing"
+    );
+}
+
 #[tokio::test]
 async fn administrators_version_the_tier_and_lifecycle_rules() {
     let bank = bank().await;

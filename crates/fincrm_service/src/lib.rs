@@ -10,6 +10,7 @@ pub mod activity;
 pub mod analytics;
 pub mod audit_batch;
 pub mod auth;
+pub mod branches;
 pub mod customer_changes;
 pub mod customers;
 pub mod demo;

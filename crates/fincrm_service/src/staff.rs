@@ -74,19 +74,20 @@ pub struct StaffCredentials {
     pub one_time_password: String,
 }
 
-fn require_admin(p: &Principal) -> Result<(), CustomerError> {
+/// Refuses anyone but an administrator holding the admin scope, with `refusal` as the reason.
+pub(crate) fn require_admin(p: &Principal, refusal: &'static str) -> Result<(), CustomerError> {
     if p.password_pending() {
         return Err(CustomerError::Forbidden(
             "the password must be changed before anything else",
         ));
     }
     if p.role != StaffRole::Admin || !p.allows(Scope::Admin) {
-        return Err(CustomerError::Forbidden(
-            "only administrators (with the admin scope) manage staff",
-        ));
+        return Err(CustomerError::Forbidden(refusal));
     }
     Ok(())
 }
+
+const MANAGES: &str = "only administrators (with the admin scope) manage staff";
 
 fn auth_err(e: AuthError) -> CustomerError {
     match e {
@@ -132,7 +133,7 @@ fn json(u: &User) -> String {
 
 /// Every member of staff.
 pub async fn list(auth: &Auth, caller: &Caller<'_>) -> Result<Vec<StaffView>, CustomerError> {
-    require_admin(caller.principal)?;
+    require_admin(caller.principal, MANAGES)?;
     let users = auth.store().users().await?;
     Ok(users.iter().map(StaffView::from).collect())
 }
@@ -144,7 +145,7 @@ pub async fn create(
     caller: &Caller<'_>,
     new: &NewStaff,
 ) -> Result<StaffCredentials, CustomerError> {
-    require_admin(caller.principal)?;
+    require_admin(caller.principal, MANAGES)?;
     let user = User {
         id: crate::customers::as_field("id", UserId::parse(&new.id))?,
         name: v(fincrm_domain::party::parse_name("name", &new.name))?,
@@ -177,7 +178,7 @@ pub async fn update(
     id: &str,
     patch: &StaffPatch,
 ) -> Result<StaffView, CustomerError> {
-    require_admin(caller.principal)?;
+    require_admin(caller.principal, MANAGES)?;
     let before = auth
         .store()
         .user(id)
@@ -228,7 +229,7 @@ pub async fn reset_password(
     caller: &Caller<'_>,
     id: &str,
 ) -> Result<StaffCredentials, CustomerError> {
-    require_admin(caller.principal)?;
+    require_admin(caller.principal, MANAGES)?;
     let user = auth
         .store()
         .user(id)

@@ -9,9 +9,10 @@ use crate::problem::{ApiError, ProblemBody};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use fincrm_domain::StaffRole;
 use fincrm_domain::auth::Scope;
-use fincrm_domain::{BranchLevel, StaffRole};
 use fincrm_service::auth::Principal;
+use fincrm_service::branches::{self, BranchPatch, BranchView, NewBranch};
 use fincrm_service::staff::{self, NewStaff, StaffCredentials, StaffPatch, StaffView};
 use serde::{Deserialize, Serialize};
 
@@ -277,24 +278,6 @@ pub async fn revoke_token(
     }
 }
 
-/// A branch of the organisation tree.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct BranchView {
-    /// Branch code.
-    id: String,
-    /// Name.
-    name: String,
-    /// Parent branch; absent for the head office.
-    parent: Option<String>,
-    /// `head_office`, `branch` or `sub_branch`.
-    #[schema(schema_with = branch_level_schema)]
-    level: BranchLevel,
-}
-
-fn branch_level_schema() -> utoipa::openapi::schema::Object {
-    fincrm_service::schema::string_enum(BranchLevel::ALL.iter().map(|l| l.as_str()), false)
-}
-
 /// `GET /api/v1/branches`: the organisation tree (every authenticated user: it names no
 /// customer).
 #[utoipa::path(
@@ -318,16 +301,72 @@ pub async fn list_branches(
         .branches()
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let views: Vec<BranchView> = branches
-        .into_iter()
-        .map(|b| BranchView {
-            id: b.id.as_str().to_owned(),
-            name: b.name,
-            parent: b.parent.map(|p| p.as_str().to_owned()),
-            level: b.level,
-        })
-        .collect();
+    let views: Vec<BranchView> = branches.iter().map(BranchView::from).collect();
     Ok(axum::Json(views).into_response())
+}
+
+/// `POST /api/v1/branches`: opens a branch under an existing parent of a higher level
+/// (administrators; audited). 201.
+#[utoipa::path(
+    post,
+    path = "/api/v1/branches",
+    tag = "organisation",
+    params(CsrfHeader),
+    request_body = NewBranch,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Opened.", body = BranchView),
+        (status = 400, description = "Malformed JSON.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator, or a cookie caller without `X-CSRF-Token`.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 409, description = "The branch code is taken.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JSON body.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or a place in the tree that breaks it (no such parent, a parent not above it, a second head office).", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn create_branch(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(body): ApiJson<NewBranch>,
+) -> Result<Response, ApiError> {
+    let caller = super::caller(&principal, addr.as_deref());
+    let created = branches::create(state.store.as_ref(), &caller, &body).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+}
+
+/// `PATCH /api/v1/branches/{id}`: renames a branch, moves it (with its subtree) or changes its
+/// level (administrators; audited with before and after). A move changes branch managers'
+/// scope from the next request.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/branches/{id}",
+    tag = "organisation",
+    params(("id" = String, Path, description = "Branch code."), CsrfHeader),
+    request_body = BranchPatch,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The branch as changed.", body = BranchView),
+        (status = 400, description = "Malformed JSON.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator, or a cookie caller without `X-CSRF-Token`.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 404, description = "No such branch.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JSON body.", body = ProblemBody<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or a change that breaks the tree (a loop, a parent not above it, children no longer below it).", body = ProblemBody<'static>, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn update_branch(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ClientAddr(addr): ClientAddr,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<BranchPatch>,
+) -> Result<Response, ApiError> {
+    let caller = super::caller(&principal, addr.as_deref());
+    let updated = branches::update(state.store.as_ref(), &caller, &id, &body).await?;
+    Ok(axum::Json(updated).into_response())
 }
 
 /// `GET /api/v1/users`: every member of staff (administrators).
