@@ -1217,31 +1217,12 @@ async fn administrators_manage_staff_with_one_time_passwords() {
     assert!(listed.contains("u_new_rm") && !listed.contains(&new_otp));
 }
 
-/// Opening and moving branches: the tree stays a tree, every change is audited, and a move
-/// changes a branch manager's scope at once (the manager sits in B1; CA is in B1-1).
+/// A branch change that would break the tree is refused, naming the field and the reason, and
+/// writes nothing.
 #[tokio::test]
-async fn administrators_open_and_move_branches_within_the_tree_rules() {
+async fn branch_changes_that_break_the_tree_are_refused() {
     let bank = bank().await;
     let admin = token(&bank, StaffRole::Admin);
-    let manager = token(&bank, StaffRole::BranchManager);
-    let body = r#"{"id":"B1-2","name":"西湖支行","parent":"B1","level":"sub_branch"}"#;
-    let res = bank
-        .send(post_json("/api/v1/branches", Some(admin), body))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(json(res).await["parent"], "B1");
-    assert_problem(
-        &bank,
-        post_json("/api/v1/branches", Some(admin), body),
-        StatusCode::CONFLICT,
-    )
-    .await;
-    assert_problem(
-        &bank,
-        post_json("/api/v1/branches", Some(manager), body),
-        StatusCode::FORBIDDEN,
-    )
-    .await;
     for (bad, field, says) in [
         (
             r#"{"id":"H2","name":"二号总行","level":"head_office"}"#,
@@ -1311,7 +1292,40 @@ async fn administrators_open_and_move_branches_within_the_tree_rules() {
         StatusCode::NOT_FOUND,
     )
     .await;
+    assert!(
+        !audit_actions(&bank)
+            .await
+            .iter()
+            .any(|(a, _, _)| a.starts_with("branch.")),
+        "refused changes write nothing"
+    );
+}
 
+/// Opening and moving branches: the tree stays a tree, every change is audited, and a move
+/// changes a branch manager's scope at once (the manager sits in B1; CA is in B1-1).
+#[tokio::test]
+async fn administrators_open_and_move_branches_within_the_tree_rules() {
+    let bank = bank().await;
+    let admin = token(&bank, StaffRole::Admin);
+    let manager = token(&bank, StaffRole::BranchManager);
+    let body = r#"{"id":"B1-2","name":"西湖支行","parent":"B1","level":"sub_branch"}"#;
+    let res = bank
+        .send(post_json("/api/v1/branches", Some(admin), body))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(json(res).await["parent"], "B1");
+    assert_problem(
+        &bank,
+        post_json("/api/v1/branches", Some(admin), body),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_problem(
+        &bank,
+        post_json("/api/v1/branches", Some(manager), body),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     let path = format!("/api/v1/customers/{IN_SCOPE}");
     assert_eq!(
         bank.send(get(&path, manager)).await.status(),
@@ -1361,7 +1375,7 @@ async fn administrators_open_and_move_branches_within_the_tree_rules() {
             .filter(|(a, _, _)| a.starts_with("branch."))
             .count(),
         2,
-        "refused changes write nothing"
+        "the refused create wrote nothing"
     );
 }
 
