@@ -23,7 +23,7 @@ use fincrm_analytics::lifecycle::{LifecycleConfig, LifecycleInput, LifecycleStag
 use fincrm_analytics::rfm::rfm_scores;
 use fincrm_analytics::summary::{SummaryConfig, TimeUnit, summarize_sorted};
 use fincrm_analytics::tiers::{RetailTierBands, TierState, apply_grace};
-use fincrm_store::analytics::{AnalyticsRun, CustomerFacts};
+use fincrm_store::analytics::{AnalyticsRun, CustomerFacts, DailyActivity};
 use fincrm_store::tables::{CustomerScore, customer_scores};
 use fincrm_store::{BatchMarker, Store, StoreError};
 use serde::Serialize;
@@ -184,12 +184,10 @@ async fn gather(
         let page = store
             .analytics_customers(after.as_deref(), opts.page_size)
             .await?;
-        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+        let Some(last) = page.last() else {
             break;
         };
-        let activity = store
-            .analytics_activity(&first.customer_id, &last.customer_id, opts.utc_offset_secs)
-            .await?;
+        let activity = page_activity(store, &page, opts.utc_offset_secs).await?;
         let base = g.facts.len();
         let index: HashMap<&str, usize> = page
             .iter()
@@ -239,6 +237,34 @@ async fn gather(
         progress.progressed("read", g.facts.len());
     }
     Ok(g)
+}
+
+/// The page's purchases by day, read as two halves at once: the store answers each from a
+/// connection (a thread) of its own, and reading is most of a run's time.
+async fn page_activity(
+    store: &dyn Store,
+    page: &[CustomerFacts],
+    utc_offset_secs: i32,
+) -> Result<Vec<DailyActivity>, RunError> {
+    let (Some(first), Some(last)) = (page.first(), page.last()) else {
+        return Ok(Vec::new());
+    };
+    let mid = page.len() / 2;
+    if mid == 0 {
+        return Ok(store
+            .analytics_activity(&first.customer_id, &last.customer_id, utc_offset_secs)
+            .await?);
+    }
+    let (mut low, high) = tokio::try_join!(
+        store.analytics_activity(
+            &first.customer_id,
+            &page[mid - 1].customer_id,
+            utc_offset_secs
+        ),
+        store.analytics_activity(&page[mid].customer_id, &last.customer_id, utc_offset_secs),
+    )?;
+    low.extend(high);
+    Ok(low)
 }
 
 /// Runs the analytics for every customer and writes the scores.
@@ -327,99 +353,39 @@ async fn score_and_write(
     progress: &dyn RunProgress,
 ) -> Result<RunReport, RunError> {
     let mut warnings = Vec::new();
+    let started = std::time::Instant::now();
     let g = gather(store, opts, progress).await?;
     let end = day_number(opts.as_of);
-
-    // Phase 2: fit once over everybody.
-    let bgnbd_fit = RfmData::new(&g.frequency, &g.recency, &g.age).and_then(|d| bgnbd::fit(&d));
-    let bgnbd: Option<BgNbdParams> = match bgnbd_fit {
-        Ok(f) => Some(f.params),
-        Err(e) => {
-            warnings.push(format!(
-                "BG/NBD not fitted ({e}); P(alive), expected purchases and CLV are empty"
-            ));
-            None
-        }
-    };
-    // Gamma-Gamma in yuan keeps the parameters in a comfortable range; CLV is converted back.
-    let spend_yuan: Vec<f64> = g.monetary.iter().map(|m| m / 100.0).collect();
-    let gg: Option<GammaGammaParams> =
-        match SpendData::new(&g.frequency, &spend_yuan).and_then(|d| gamma_gamma::fit(&d)) {
-            Ok(f) => Some(f.params),
-            Err(e) => {
-                warnings.push(format!("Gamma-Gamma not fitted ({e}); CLV is empty"));
-                None
-            }
-        };
-    let clv_config = ClvConfig::new(
-        opts.clv_months,
-        opts.monthly_discount_rate,
-        opts.margin,
-        TimeUnit::Week,
-        MonthConvention::Lifetimes,
+    tracing::info!(
+        customers = g.facts.len(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "analytics: activity read"
     );
-    let clv: Option<Vec<f64>> = match (&bgnbd, &gg) {
-        (Some(model), Some(gg)) => {
-            // With q ≤ 1 the population's mean spend is infinite (heavy-tailed amounts), so a
-            // customer without repeat purchases has no finite expected spend: their CLV is left
-            // empty rather than made up.
-            if gg.q <= 1.0 {
-                warnings.push(format!(
-                    "Gamma-Gamma q = {:.3} ≤ 1: spend is too heavy-tailed for a population mean; customers without repeat purchases get no CLV",
-                    gg.q
-                ));
-            }
-            let spend: Vec<f64> = g
-                .frequency
-                .iter()
-                .zip(&spend_yuan)
-                .map(|(&x, &m)| {
-                    if x == 0 && gg.q <= 1.0 {
-                        f64::NAN
-                    } else {
-                        gg.conditional_expected_average_profit(x, m)
-                    }
-                })
-                .collect();
-            match customer_lifetime_values(
-                model,
-                &g.frequency,
-                &g.recency,
-                &g.age,
-                &spend,
-                &clv_config,
-            ) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    warnings.push(format!("CLV not computed: {e}"));
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
-    let rfm = {
-        let rows: Vec<usize> = (0..g.facts.len())
-            .filter(|&i| g.summary_row[i].is_some())
-            .collect();
-        let recency: Vec<f64> = rows
-            .iter()
-            .map(|&i| f64::from(end - g.last_day[i].unwrap_or(end)))
-            .collect();
-        let frequency: Vec<f64> = rows
-            .iter()
-            .map(|&i| g.summary_row[i].map_or(0.0, |r| f64::from(g.frequency[r]) + 1.0))
-            .collect();
-        let monetary: Vec<f64> = rows.iter().map(|&i| g.total_spend[i]).collect();
-        let scores = rfm_scores(&recency, &frequency, &monetary)
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("RFM: {e}")))?;
-        let mut by_customer = vec![None; g.facts.len()];
-        for (k, &i) in rows.iter().enumerate() {
-            by_customer[i] = Some(scores[k]);
-        }
-        by_customer
-    };
-    let (segment_of, segment_info) = segment(&g, end, opts.segments, &mut warnings);
+
+    // Phase 2: fit once over everybody; the segmentation runs beside the fits, on the other
+    // core.
+    let (segmented, fitted) = std::thread::scope(|scope| {
+        let segmenting = scope.spawn(|| {
+            let mut warnings = Vec::new();
+            let (of, info) = segment(&g, end, opts.segments, &mut warnings);
+            (of, info, warnings)
+        });
+        let fitted = fit(&g, opts, end, &mut warnings);
+        (segmenting.join(), fitted)
+    });
+    let (segment_of, segment_info, segment_warnings) =
+        segmented.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    warnings.extend(segment_warnings);
+    let Fitted {
+        bgnbd,
+        gg,
+        clv,
+        rfm,
+    } = fitted?;
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis(),
+        "analytics: models fitted"
+    );
     let params = serde_json::json!({
         "segments": segment_info,
         "model_version": MODEL_VERSION,
@@ -569,6 +535,119 @@ async fn score_and_write(
         progress.progressed("write", base + chunk.len());
     }
     Ok(report)
+}
+
+/// What the fits over everybody give: the models and each customer's RFM scores.
+struct Fitted {
+    bgnbd: Option<BgNbdParams>,
+    gg: Option<GammaGammaParams>,
+    /// CLV in yuan per summary row.
+    clv: Option<Vec<f64>>,
+    rfm: Vec<Option<fincrm_analytics::rfm::RfmScore>>,
+}
+
+/// Fits BG/NBD and Gamma-Gamma, values every customer with activity and scores RFM. A model
+/// that cannot be fitted leaves its outputs empty, with a warning.
+fn fit(
+    g: &Gathered,
+    opts: &RunOptions,
+    end: i32,
+    warnings: &mut Vec<String>,
+) -> Result<Fitted, RunError> {
+    let bgnbd_fit = RfmData::new(&g.frequency, &g.recency, &g.age).and_then(|d| bgnbd::fit(&d));
+    let bgnbd: Option<BgNbdParams> = match bgnbd_fit {
+        Ok(f) => Some(f.params),
+        Err(e) => {
+            warnings.push(format!(
+                "BG/NBD not fitted ({e}); P(alive), expected purchases and CLV are empty"
+            ));
+            None
+        }
+    };
+    // Gamma-Gamma in yuan keeps the parameters in a comfortable range; CLV is converted back.
+    let spend_yuan: Vec<f64> = g.monetary.iter().map(|m| m / 100.0).collect();
+    let gg: Option<GammaGammaParams> =
+        match SpendData::new(&g.frequency, &spend_yuan).and_then(|d| gamma_gamma::fit(&d)) {
+            Ok(f) => Some(f.params),
+            Err(e) => {
+                warnings.push(format!("Gamma-Gamma not fitted ({e}); CLV is empty"));
+                None
+            }
+        };
+    let clv_config = ClvConfig::new(
+        opts.clv_months,
+        opts.monthly_discount_rate,
+        opts.margin,
+        TimeUnit::Week,
+        MonthConvention::Lifetimes,
+    );
+    let clv: Option<Vec<f64>> = match (&bgnbd, &gg) {
+        (Some(model), Some(gg)) => {
+            // With q ≤ 1 the population's mean spend is infinite (heavy-tailed amounts), so a
+            // customer without repeat purchases has no finite expected spend: their CLV is left
+            // empty rather than made up.
+            if gg.q <= 1.0 {
+                warnings.push(format!(
+                    "Gamma-Gamma q = {:.3} ≤ 1: spend is too heavy-tailed for a population mean; customers without repeat purchases get no CLV",
+                    gg.q
+                ));
+            }
+            let spend: Vec<f64> = g
+                .frequency
+                .iter()
+                .zip(&spend_yuan)
+                .map(|(&x, &m)| {
+                    if x == 0 && gg.q <= 1.0 {
+                        f64::NAN
+                    } else {
+                        gg.conditional_expected_average_profit(x, m)
+                    }
+                })
+                .collect();
+            match customer_lifetime_values(
+                model,
+                &g.frequency,
+                &g.recency,
+                &g.age,
+                &spend,
+                &clv_config,
+            ) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    warnings.push(format!("CLV not computed: {e}"));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let rfm = {
+        let rows: Vec<usize> = (0..g.facts.len())
+            .filter(|&i| g.summary_row[i].is_some())
+            .collect();
+        let recency: Vec<f64> = rows
+            .iter()
+            .map(|&i| f64::from(end - g.last_day[i].unwrap_or(end)))
+            .collect();
+        let frequency: Vec<f64> = rows
+            .iter()
+            .map(|&i| g.summary_row[i].map_or(0.0, |r| f64::from(g.frequency[r]) + 1.0))
+            .collect();
+        let monetary: Vec<f64> = rows.iter().map(|&i| g.total_spend[i]).collect();
+        let scores = rfm_scores(&recency, &frequency, &monetary)
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("RFM: {e}")))?;
+        let mut by_customer = vec![None; g.facts.len()];
+        for (k, &i) in rows.iter().enumerate() {
+            by_customer[i] = Some(scores[k]);
+        }
+        by_customer
+    };
+    Ok(Fitted {
+        bgnbd,
+        gg,
+        clv,
+        rfm,
+    })
 }
 
 /// Behavioural segments: k-means (k-means++ seeding, restarts, z-scored features) over

@@ -7,6 +7,7 @@
 //! `INSERT … VALUES` statements with upserts, built from the shared [`fincrm_store::tables`]
 //! layout.
 
+mod activity;
 mod audit;
 mod auth;
 mod checkpoint;
@@ -852,18 +853,10 @@ impl Store for SqliteStore {
         last: &str,
         utc_offset_secs: i32,
     ) -> StoreResult<Vec<fincrm_store::analytics::DailyActivity>> {
-        Ok(sqlx::query_as(
-            "SELECT customer_id, date(posted_at, ?3 || ' seconds') AS day, CAST(sum(amount_minor) AS BIGINT) AS amount_minor, \
-                    count(*) AS transactions \
-               FROM bank_transaction \
-              WHERE customer_id >= ?1 AND customer_id <= ?2 AND direction = 'debit' \
-              GROUP BY customer_id, date(posted_at, ?3 || ' seconds') ORDER BY customer_id, date(posted_at, ?3 || ' seconds')"
-        )
-        .bind(first)
-        .bind(last)
-        .bind(utc_offset_secs)
-        .fetch_all(&self.reader)
-        .await?)
+        let (first, last) = (first.to_owned(), last.to_owned());
+        self.read
+            .run(move |c| activity::daily_activity(c, &first, &last, utc_offset_secs))
+            .await
     }
 
     async fn start_analytics_run(

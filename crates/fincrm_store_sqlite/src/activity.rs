@@ -1,0 +1,255 @@
+//! The analytics run's purchases: debit transactions summed by customer and local calendar day.
+//!
+//! In SQL this is a `GROUP BY customer_id, date(posted_at, '+N seconds')`: SQLite evaluates
+//! `date()` on every row (a string parse and format) and sorts the groups in a temporary b-tree,
+//! and at 20M transactions that was most of a run (`analytics run` at 1M customers: 48 s of 56).
+//! Here a reader thread walks the rows in the order of the `(customer_id, posted_at)` index, so
+//! each customer's days arrive in order, and folds them into days as they come: no sort, and a
+//! timestamp costs a few byte comparisons.
+
+use crate::read::db;
+use chrono::{DateTime, NaiveDate};
+use fincrm_store::StoreResult;
+use fincrm_store::analytics::DailyActivity;
+use rusqlite::Connection;
+
+const SECS_PER_DAY: i64 = 86_400;
+
+/// Debit sums and counts by customer and local day for customers `first..=last`, ordered by
+/// customer and day (what `Store::analytics_activity` returns).
+pub(crate) fn daily_activity(
+    conn: &Connection,
+    first: &str,
+    last: &str,
+    utc_offset_secs: i32,
+) -> StoreResult<Vec<DailyActivity>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT customer_id, posted_at, amount_minor FROM bank_transaction \
+              WHERE customer_id >= ?1 AND customer_id <= ?2 AND direction = 'debit' \
+              ORDER BY customer_id, posted_at",
+        )
+        .map_err(db)?;
+    let mut rows = stmt.query((first, last)).map_err(db)?;
+    let mut days = LocalDays::new(utc_offset_secs);
+    let mut out: Vec<DailyActivity> = Vec::new();
+    // Where the current customer's days start in `out`.
+    let mut customer_start = 0;
+    while let Some(row) = rows.next().map_err(db)? {
+        let customer = row.get_ref(0).map_err(db)?.as_str().map_err(|e| from_sql(&e))?;
+        let posted_at = row.get_ref(1).map_err(db)?.as_str().map_err(|e| from_sql(&e))?;
+        let amount: i64 = row.get(2).map_err(db)?;
+        let day = days.of(posted_at).ok_or_else(|| {
+            fincrm_store::StoreError::Corrupt(format!(
+                "bank_transaction.posted_at of customer {customer} is not an RFC 3339 instant"
+            ))
+        })?;
+        match out.last_mut() {
+            Some(a) if a.customer_id == customer && a.day == day => {
+                a.amount_minor += amount;
+                a.transactions += 1;
+                continue;
+            }
+            Some(a) if a.customer_id != customer => {
+                settle(&mut out[customer_start..]);
+                customer_start = out.len();
+            }
+            _ => {}
+        }
+        out.push(DailyActivity {
+            customer_id: customer.to_owned(),
+            day,
+            amount_minor: amount,
+            transactions: 1,
+        });
+    }
+    settle(&mut out[customer_start..]);
+    out.dedup_by(|later, earlier| {
+        let same = later.customer_id == earlier.customer_id && later.day == earlier.day;
+        if same {
+            earlier.amount_minor += later.amount_minor;
+            earlier.transactions += later.transactions;
+        }
+        same
+    });
+    Ok(out)
+}
+
+/// Puts one customer's days in order. Rows come in the order of the stored text, which is
+/// the order of time while every instant is written in UTC (as fincrm writes them); text with
+/// another offset can land out of place, and then the day sorts back here (and merges with its
+/// twin in the final pass).
+fn settle(days: &mut [DailyActivity]) {
+    if !days.is_sorted_by_key(|a| a.day) {
+        days.sort_by_key(|a| a.day);
+    }
+}
+
+fn from_sql(e: &rusqlite::types::FromSqlError) -> fincrm_store::StoreError {
+    fincrm_store::StoreError::Corrupt(e.to_string())
+}
+
+/// Local calendar days of stored instants, at a fixed offset from UTC.
+struct LocalDays {
+    offset_secs: i64,
+    /// The last UTC date parsed, to skip the parse for a customer's next row on the same date.
+    last_date: ([u8; 10], NaiveDate),
+}
+
+impl LocalDays {
+    fn new(offset_secs: i32) -> Self {
+        Self {
+            offset_secs: i64::from(offset_secs),
+            last_date: (*b"0000-00-00", NaiveDate::MIN),
+        }
+    }
+
+    /// The local day of `instant`. fincrm writes instants in UTC as
+    /// `YYYY-MM-DDTHH:MM:SS[.fff]+00:00` (or `Z`); those take the fast path. Any other RFC 3339
+    /// text (another offset) is parsed in full. `None` for text that is not an instant.
+    fn of(&mut self, instant: &str) -> Option<NaiveDate> {
+        let b = instant.as_bytes();
+        let utc_suffix = b.ends_with(b"+00:00") || b.ends_with(b"Z");
+        if b.len() >= 20 && b[10] == b'T' && b[13] == b':' && b[16] == b':' && utc_suffix {
+            let date = if b[..10] == self.last_date.0 {
+                self.last_date.1
+            } else {
+                let d = NaiveDate::parse_from_str(instant.get(..10)?, "%Y-%m-%d").ok()?;
+                self.last_date = (b[..10].try_into().ok()?, d);
+                d
+            };
+            let secs = two(&b[11..13])? * 3600 + two(&b[14..16])? * 60 + two(&b[17..19])?;
+            let shift = (secs + self.offset_secs).div_euclid(SECS_PER_DAY);
+            return date.checked_add_signed(chrono::Duration::days(shift));
+        }
+        let t = DateTime::parse_from_rfc3339(instant).ok()?;
+        let local = t.timestamp().checked_add(self.offset_secs)?;
+        DateTime::from_timestamp(local.div_euclid(SECS_PER_DAY) * SECS_PER_DAY, 0)
+            .map(|d| d.date_naive())
+    }
+}
+
+/// Two ASCII digits.
+fn two(b: &[u8]) -> Option<i64> {
+    match b {
+        [t @ b'0'..=b'9', u @ b'0'..=b'9'] => Some(i64::from((t - b'0') * 10 + (u - b'0'))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The local day as SQLite's `date(instant, '+N seconds')` would give it, through chrono.
+    fn reference(instant: &str, offset: i32) -> NaiveDate {
+        let t = DateTime::parse_from_rfc3339(instant).expect("instant");
+        (t.to_utc() + chrono::Duration::seconds(i64::from(offset))).date_naive()
+    }
+
+    #[test]
+    fn local_days_match_a_full_parse_across_midnight_and_offsets() {
+        let instants = [
+            "2026-07-13T01:41:40+00:00",
+            "2026-07-13T15:59:59+00:00",
+            "2026-07-13T16:00:00+00:00",
+            "2026-07-13T23:59:59.999+00:00",
+            "2026-12-31T16:00:00Z",
+            "2024-02-28T20:00:00+00:00",
+            "2026-01-01T00:00:00+00:00",
+            "2026-07-13T09:00:00+08:00",
+            "2026-07-13T01:00:00-05:00",
+        ];
+        for offset in [28_800, 0, -18_000, 19_800, 50_400] {
+            let mut days = LocalDays::new(offset);
+            for i in instants {
+                assert_eq!(days.of(i), Some(reference(i, offset)), "{i} at {offset}");
+            }
+        }
+    }
+
+    /// The fold gives exactly what the SQL `GROUP BY … date(posted_at, offset)` it replaced
+    /// gives, over rows with several customers, days, credits and offsets.
+    #[test]
+    fn the_fold_equals_the_sql_grouping() {
+        let conn = Connection::open_in_memory().expect("memory database");
+        conn.execute_batch(
+            "CREATE TABLE bank_transaction (customer_id TEXT, posted_at TEXT, amount_minor INTEGER, \
+                 direction TEXT); \
+             CREATE INDEX bt ON bank_transaction (customer_id, posted_at);",
+        )
+        .expect("schema");
+        let mut seed = 7_u64;
+        let mut next = move |m: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % m
+        };
+        for _ in 0..3_000 {
+            let customer = format!("C{:03}", next(40));
+            let secs = 1_767_225_600 + i64::try_from(next(90 * 86_400)).expect("small");
+            let at = DateTime::from_timestamp(secs, 0).expect("instant");
+            let posted = if next(10) == 0 {
+                at.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+                    .to_rfc3339()
+            } else {
+                at.to_rfc3339()
+            };
+            let direction = if next(3) == 0 { "credit" } else { "debit" };
+            conn.execute(
+                "INSERT INTO bank_transaction VALUES (?1, ?2, ?3, ?4)",
+                (
+                    &customer,
+                    &posted,
+                    i64::try_from(next(100_000)).expect("small"),
+                    direction,
+                ),
+            )
+            .expect("row");
+        }
+        for offset in [28_800, 0, -36_000] {
+            let folded = daily_activity(&conn, "C005", "C031", offset).expect("fold");
+            let mut stmt = conn
+                .prepare(
+                    "SELECT customer_id, date(posted_at, ?3 || ' seconds'), sum(amount_minor), \
+                            count(*) FROM bank_transaction \
+                      WHERE customer_id >= ?1 AND customer_id <= ?2 AND direction = 'debit' \
+                      GROUP BY 1, 2 ORDER BY 1, 2",
+                )
+                .expect("grouping");
+            let grouped: Vec<(String, String, i64, i64)> = stmt
+                .query_map(("C005", "C031", offset), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            let folded: Vec<(String, String, i64, i64)> = folded
+                .into_iter()
+                .map(|a| {
+                    (
+                        a.customer_id,
+                        a.day.to_string(),
+                        a.amount_minor,
+                        a.transactions,
+                    )
+                })
+                .collect();
+            assert!(grouped.len() > 100, "{}", grouped.len());
+            assert_eq!(folded, grouped, "offset {offset}");
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_an_instant_has_no_day() {
+        let mut days = LocalDays::new(28_800);
+        for bad in [
+            "",
+            "2026-07-13",
+            "2026-07-13T1x:00:00+00:00",
+            "2026-13-13T10:00:00+00:00",
+            "yesterday",
+        ] {
+            assert_eq!(days.of(bad), None, "{bad}");
+        }
+    }
+}
