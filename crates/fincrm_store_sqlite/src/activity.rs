@@ -36,8 +36,16 @@ pub(crate) fn daily_activity(
     // Where the current customer's days start in `out`.
     let mut customer_start = 0;
     while let Some(row) = rows.next().map_err(db)? {
-        let customer = row.get_ref(0).map_err(db)?.as_str().map_err(|e| from_sql(&e))?;
-        let posted_at = row.get_ref(1).map_err(db)?.as_str().map_err(|e| from_sql(&e))?;
+        let customer = row
+            .get_ref(0)
+            .map_err(db)?
+            .as_str()
+            .map_err(|e| from_sql(&e))?;
+        let posted_at = row
+            .get_ref(1)
+            .map_err(db)?
+            .as_str()
+            .map_err(|e| from_sql(&e))?;
         let amount: i64 = row.get(2).map_err(db)?;
         let day = days.of(posted_at).ok_or_else(|| {
             fincrm_store::StoreError::Corrupt(format!(

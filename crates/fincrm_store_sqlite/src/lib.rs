@@ -42,6 +42,9 @@ use std::time::Duration;
 /// Reader connections (or threads) of each read path: SQLite readers do not block each other.
 const READERS: u32 = 4;
 
+/// Bytes a WAL file is cut back to when it starts over (64 MiB).
+const JOURNAL_SIZE_LIMIT: &str = "67108864";
+
 /// SQLite binds at most 32766 parameters per statement; stay well below to keep statements short.
 const MAX_PARAMS_PER_STATEMENT: usize = 8000;
 
@@ -86,13 +89,22 @@ impl SqliteStore {
         // No ping before each acquire (sqlx's default): the database is a file in this process,
         // there is no link to lose, and the ping is a round trip to the connection's thread for
         // every statement.
-        // Checkpoints run on a thread of their own, not inside the writer's commits (see
-        // `checkpoint`).
+        // Checkpoints run on a thread of their own, not inside the writer's commits, except
+        // when a writer that never pauses has let the WAL pass 128 MiB (see `checkpoint`).
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(Duration::from_mins(1))
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma(
+                        "wal_autocheckpoint",
+                        checkpoint::WRITER_CHECKPOINT_FRAMES.to_string(),
+                    )
+                    // A WAL that grew during a bulk load shrinks back when it starts over.
+                    .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT),
+            )
             .await?;
         let checkpointer = Arc::new(checkpoint::Checkpointer::start(options.get_filename())?);
         let read = Arc::new(read::Readers::open(options.get_filename(), READERS)?);
