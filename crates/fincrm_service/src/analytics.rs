@@ -151,16 +151,132 @@ struct Gathered {
     last_day: Vec<Option<i32>>,
     activity_90d: Vec<u32>,
     activity_365d: Vec<u32>,
+    /// Records merged into a survivor and scored with it.
+    merged: usize,
 }
 
 fn day_number(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
 }
 
+impl Gathered {
+    /// Counts one day of purchases of customer `i` (a day after `end` is outside the
+    /// calibration period and counts nowhere).
+    fn absorb(&mut self, i: usize, d: i32, a: &DailyActivity, end: i32) {
+        self.total_spend[i] += a.amount_minor as f64;
+        self.last_day[i] = Some(self.last_day[i].map_or(d, |l: i32| l.max(d)));
+        let count = u32::try_from(a.transactions).unwrap_or(u32::MAX);
+        if end - d < 90 {
+            self.activity_90d[i] += count;
+        }
+        if end - d < 365 {
+            self.activity_365d[i] += count;
+        }
+    }
+
+    /// Appends the summaries of rows sorted by (customer index, day).
+    fn summarize(
+        &mut self,
+        keys: &[u64],
+        days: &[i32],
+        amounts: &[f64],
+        config: SummaryConfig,
+    ) -> Result<(), RunError> {
+        let summary = summarize_sorted(keys, days, amounts, &config)
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("summarising activity: {e}")))?;
+        for k in 0..summary.len() {
+            let i = usize::try_from(summary.customer[k]).unwrap_or(usize::MAX);
+            self.summary_row[i] = Some(self.frequency.len());
+            self.frequency.push(summary.frequency[k]);
+            self.recency.push(summary.recency[k]);
+            self.age.push(summary.age[k]);
+            self.monetary.push(summary.monetary[k]);
+        }
+        Ok(())
+    }
+}
+
+/// Merged families (a survivor and the records merged into it) are one customer: the survivor
+/// is scored with the family's purchases, balances and earliest start, and the merged records
+/// get no score of their own. Their days are set aside while the pages are read (a family's
+/// records lie anywhere in key order) and summarised at the end.
+#[derive(Default)]
+struct Families {
+    /// Merged record → its survivor.
+    survivor_of: HashMap<String, String>,
+    /// Survivor → where it is in `Gathered::facts`, once read.
+    survivor_at: HashMap<String, usize>,
+    /// The merged records' balances and start days, by survivor.
+    joined: HashMap<String, (i64, Option<NaiveDate>)>,
+    /// The family members' days: (survivor, activity).
+    days: Vec<(String, DailyActivity)>,
+}
+
+impl Families {
+    async fn load(store: &dyn Store) -> Result<Self, RunError> {
+        let merged = store.analytics_merged().await?;
+        let mut families = Self::default();
+        for (record, survivor) in merged {
+            families
+                .survivor_at
+                .entry(survivor.clone())
+                .or_insert(usize::MAX);
+            families.survivor_of.insert(record, survivor);
+        }
+        Ok(families)
+    }
+
+    /// The survivor whose family `customer` belongs to, if any (itself, for a survivor).
+    fn family_of<'a>(&'a self, customer: &'a str) -> Option<&'a str> {
+        self.survivor_of
+            .get(customer)
+            .map(String::as_str)
+            .or_else(|| self.survivor_at.contains_key(customer).then_some(customer))
+    }
+
+    /// Adds the set-aside families to `g`; the merged records that found no survivor.
+    fn settle(self, g: &mut Gathered, end: i32, config: SummaryConfig) -> Result<usize, RunError> {
+        let mut orphans = 0;
+        for (survivor, (aum, opened)) in &self.joined {
+            match self.survivor_at.get(survivor) {
+                Some(&i) if i < g.facts.len() => {
+                    let facts = &mut g.facts[i];
+                    facts.aum_minor = facts.aum_minor.saturating_add(*aum);
+                    facts.opened_on = match (facts.opened_on, *opened) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                _ => orphans += 1,
+            }
+        }
+        let mut rows: Vec<(usize, i32, DailyActivity)> = self
+            .days
+            .into_iter()
+            .filter_map(|(survivor, a)| {
+                let i = *self.survivor_at.get(&survivor)?;
+                (i < g.facts.len()).then(|| (i, day_number(a.day), a))
+            })
+            .filter(|(_, d, _)| *d <= end)
+            .collect();
+        rows.sort_unstable_by_key(|(i, d, _)| (*i, *d));
+        let (mut keys, mut days, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, d, a) in &rows {
+            g.absorb(*i, *d, a, end);
+            keys.push(*i as u64);
+            days.push(*d);
+            amounts.push(a.amount_minor as f64);
+        }
+        g.summarize(&keys, &days, &amounts, config)?;
+        Ok(orphans)
+    }
+}
+
 async fn gather(
     store: &dyn Store,
     opts: &RunOptions,
     progress: &dyn RunProgress,
+    warnings: &mut Vec<String>,
 ) -> Result<Gathered, RunError> {
     let end = day_number(opts.as_of);
     let config = SummaryConfig {
@@ -178,8 +294,11 @@ async fn gather(
         last_day: Vec::new(),
         activity_90d: Vec::new(),
         activity_365d: Vec::new(),
+        merged: 0,
     };
+    let mut families = Families::load(store).await?;
     let mut after: Option<String> = None;
+    let mut read = 0;
     loop {
         let page = store
             .analytics_customers(after.as_deref(), opts.page_size)
@@ -187,21 +306,40 @@ async fn gather(
         let Some(last) = page.last() else {
             break;
         };
+        after = Some(last.customer_id.clone());
+        read += page.len();
         let activity = page_activity(store, &page, opts.utc_offset_secs).await?;
         let base = g.facts.len();
-        let index: HashMap<&str, usize> = page
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.customer_id.as_str(), base + i))
-            .collect();
-        let n = base + page.len();
+        let mut index: HashMap<String, usize> = HashMap::with_capacity(page.len());
+        for facts in page {
+            if let Some(survivor) = families.survivor_of.get(&facts.customer_id) {
+                let joined = families.joined.entry(survivor.clone()).or_default();
+                joined.0 = joined.0.saturating_add(facts.aum_minor);
+                joined.1 = match (joined.1, facts.opened_on) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                continue;
+            }
+            let i = base + index.len();
+            if let Some(at) = families.survivor_at.get_mut(&facts.customer_id) {
+                *at = i;
+            }
+            index.insert(facts.customer_id.clone(), i);
+            g.facts.push(facts);
+        }
+        let n = g.facts.len();
         g.summary_row.resize(n, None);
         g.total_spend.resize(n, 0.0);
         g.last_day.resize(n, None);
         g.activity_90d.resize(n, 0);
         g.activity_365d.resize(n, 0);
         let (mut keys, mut days, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
-        for a in &activity {
+        for a in activity {
+            if let Some(survivor) = families.family_of(&a.customer_id) {
+                families.days.push((survivor.to_owned(), a));
+                continue;
+            }
             let Some(&i) = index.get(a.customer_id.as_str()) else {
                 continue;
             };
@@ -209,32 +347,26 @@ async fn gather(
             if d > end {
                 continue;
             }
+            g.absorb(i, d, &a, end);
             keys.push(i as u64);
             days.push(d);
             amounts.push(a.amount_minor as f64);
-            g.total_spend[i] += a.amount_minor as f64;
-            g.last_day[i] = Some(g.last_day[i].map_or(d, |l: i32| l.max(d)));
-            let count = u32::try_from(a.transactions).unwrap_or(u32::MAX);
-            if end - d < 90 {
-                g.activity_90d[i] += count;
-            }
-            if end - d < 365 {
-                g.activity_365d[i] += count;
-            }
         }
-        let summary = summarize_sorted(&keys, &days, &amounts, &config)
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("summarising activity: {e}")))?;
-        for k in 0..summary.len() {
-            let i = usize::try_from(summary.customer[k]).unwrap_or(usize::MAX);
-            g.summary_row[i] = Some(g.frequency.len());
-            g.frequency.push(summary.frequency[k]);
-            g.recency.push(summary.recency[k]);
-            g.age.push(summary.age[k]);
-            g.monetary.push(summary.monetary[k]);
-        }
-        after = Some(last.customer_id.clone());
-        g.facts.extend(page);
-        progress.progressed("read", g.facts.len());
+        g.summarize(&keys, &days, &amounts, config)?;
+        progress.progressed("read", read);
+    }
+    g.merged = families.survivor_of.len();
+    let orphans = families.settle(&mut g, end, config)?;
+    if orphans > 0 {
+        warnings.push(format!(
+            "{orphans} merged families have no survivor to score; their merged records were left out"
+        ));
+    }
+    if g.merged > 0 {
+        tracing::info!(
+            merged = g.merged,
+            "analytics: merged records scored with their survivors"
+        );
     }
     Ok(g)
 }
@@ -354,7 +486,7 @@ async fn score_and_write(
 ) -> Result<RunReport, RunError> {
     let mut warnings = Vec::new();
     let started = std::time::Instant::now();
-    let g = gather(store, opts, progress).await?;
+    let g = gather(store, opts, progress, &mut warnings).await?;
     let end = day_number(opts.as_of);
     tracing::info!(
         customers = g.facts.len(),
@@ -392,6 +524,7 @@ async fn score_and_write(
         "as_of": opts.as_of,
         "time_unit": "week",
         "purchases": "debit transactions by local day",
+        "merged_records_scored_with_survivor": g.merged,
         "utc_offset_secs": opts.utc_offset_secs,
         "bgnbd": bgnbd,
         "gamma_gamma_yuan": gg,

@@ -297,3 +297,130 @@ async fn the_aum_trend_reads_the_run_of_a_year_before_on_postgres() {
         .await
         .unwrap();
 }
+
+/// Repeat purchase days (distinct local days of debits up to `as_of`, less the first) of
+/// `transactions`, as the run counts them.
+fn repeat_days(
+    transactions: &[fincrm_domain::Transaction],
+    offset_secs: i32,
+    as_of: NaiveDate,
+) -> i64 {
+    let offset = chrono::Duration::seconds(i64::from(offset_secs));
+    let days: std::collections::BTreeSet<NaiveDate> = transactions
+        .iter()
+        .filter(|t| t.direction == fincrm_domain::Direction::Debit)
+        .map(|t| (t.at + offset).date_naive())
+        .filter(|d| *d <= as_of)
+        .collect();
+    i64::try_from(days.len()).unwrap() - 1
+}
+
+/// A merged family is scored as one customer: the survivor with the family's purchase days
+/// and balances, the merged record not at all.
+async fn family_story(store: &dyn Store) {
+    let demo = fincrm_demo::DemoConfig {
+        customers: 300,
+        ..fincrm_demo::DemoConfig::default()
+    };
+    fincrm_service::demo::load(store, &demo, &()).await.unwrap();
+    let first_run = RunOptions::new(NaiveDate::from_ymd_opt(2026, 10, 30).unwrap());
+    run(store, &first_run, &()).await.unwrap();
+
+    // Two customers with purchases: the survivor and the record merged into it.
+    let mut pair = Vec::new();
+    for i in 0..300_u64 {
+        let id = fincrm_domain::CustomerId::parse(&format!("P{}", 1_000_000_000 + i)).unwrap();
+        let Some(c) = store.customer(&id).await.unwrap() else {
+            continue;
+        };
+        let scores = store.score_history(&c.id, 1).await.unwrap();
+        if c.merged_into.is_none() && scores[0].frequency.is_some_and(|f| f > 2) {
+            pair.push((c, scores[0].clone()));
+        }
+        if pair.len() == 2 {
+            break;
+        }
+    }
+    let [(survivor, survivor_before), (merged, merged_before)] = <[_; 2]>::try_from(pair).unwrap();
+    let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+    let offset = RunOptions::new(as_of).utc_offset_secs;
+    let mut family = store
+        .recent_transactions(&survivor.id, 100_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        repeat_days(&family, offset, first_run.as_of),
+        survivor_before.frequency.unwrap(),
+        "the test counts days as the run does"
+    );
+    family.extend(
+        store
+            .recent_transactions(&merged.id, 100_000)
+            .await
+            .unwrap(),
+    );
+
+    let merge = fincrm_store::merge::MergeRecord {
+        merge_id: "M-family".to_owned(),
+        survivor_id: survivor.id.as_str().to_owned(),
+        merged_id: merged.id.as_str().to_owned(),
+        merged_at: chrono::Utc::now(),
+        merged_by: "test".to_owned(),
+        reason: "the same ID number, confirmed at the counter".to_owned(),
+        prior_status: "active".to_owned(),
+        undone_at: None,
+        undone_by: None,
+    };
+    assert!(store.merge_customers(&merge, &[]).await.unwrap());
+    let report = run(store, &RunOptions::new(as_of), &()).await.unwrap();
+    assert_eq!(report.customers, 299, "the merged record is not scored");
+    assert_eq!(report.params["merged_records_scored_with_survivor"], 1);
+
+    let after = &store.score_history(&survivor.id, 1).await.unwrap()[0];
+    assert_eq!(after.as_of, as_of);
+    assert_eq!(after.frequency, Some(repeat_days(&family, offset, as_of)));
+    assert!(after.frequency > survivor_before.frequency, "{after:?}");
+    assert_eq!(
+        after.aum_minor,
+        survivor_before.aum_minor + merged_before.aum_minor,
+        "balances of the family"
+    );
+    let merged_scores = store.score_history(&merged.id, 5).await.unwrap();
+    assert!(
+        merged_scores.iter().all(|s| s.as_of != as_of),
+        "no score of its own: {merged_scores:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_merged_family_is_scored_as_its_survivor_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("f.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    family_story(&store).await;
+}
+
+#[tokio::test]
+async fn a_merged_family_is_scored_as_its_survivor_on_postgres() {
+    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
+        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL family test did not run");
+        return;
+    };
+    let schema = format!(
+        "t_family_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    family_story(&store).await;
+    store
+        .pool()
+        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .await
+        .unwrap();
+}

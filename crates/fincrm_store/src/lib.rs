@@ -262,6 +262,10 @@ pub trait Store: Send + Sync {
         utc_offset_secs: i32,
     ) -> StoreResult<Vec<analytics::DailyActivity>>;
 
+    /// Every record merged into another, as `(merged, survivor)`: the analytics run scores a
+    /// family as its survivor, with the merged records' activity and balances.
+    async fn analytics_merged(&self) -> StoreResult<Vec<(String, String)>>;
+
     /// Records the start of a run; `false` when a run with that id exists already (another
     /// process started it), in which case the caller must not run it again.
     async fn start_analytics_run(&self, run: &analytics::AnalyticsRun) -> StoreResult<bool>;

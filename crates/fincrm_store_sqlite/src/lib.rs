@@ -871,6 +871,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn analytics_merged(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT customer_id, merged_into FROM customer WHERE merged_into IS NOT NULL \
+              ORDER BY customer_id",
+        )
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     async fn start_analytics_run(
         &self,
         run: &fincrm_store::analytics::AnalyticsRun,
