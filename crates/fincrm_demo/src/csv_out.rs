@@ -105,6 +105,16 @@ pub(crate) const FILES: &[(&str, &[&str])] = &[
             "granted",
         ],
     ),
+    (
+        "corporate_values.csv",
+        &[
+            "customer_id",
+            "avg_yearly_contribution",
+            "contribution_growth",
+            "departments_used",
+            "special_background",
+        ],
+    ),
 ];
 
 /// Appends a text field, quoted when it holds a delimiter, a quote or a line break (RFC 4180).
@@ -229,6 +239,7 @@ struct ChunkFiles {
     interactions: Out,
     relationships: Out,
     consents: Out,
+    corporate_values: Out,
     num: NumBuf,
     text: String,
     line: Vec<u8>,
@@ -253,6 +264,7 @@ impl ChunkFiles {
             interactions: o(7)?,
             relationships: o(8)?,
             consents: o(9)?,
+            corporate_values: o(10)?,
             num: NumBuf::new(),
             text: String::with_capacity(128),
             line: Vec::with_capacity((1 << 18) + 1024),
@@ -268,6 +280,7 @@ impl ChunkFiles {
             &mut self.interactions,
             &mut self.relationships,
             &mut self.consents,
+            &mut self.corporate_values,
         ] {
             w.flush()?;
         }
@@ -342,6 +355,22 @@ impl ChunkFiles {
                 .s(con.channel.map_or("all", fincrm_domain::Channel::as_str))?
                 .at(con.at)?
                 .s(if con.granted { "true" } else { "false" })?
+                .end()?;
+        }
+        for v in &c.corporate_values {
+            let mut r = Row {
+                out: &mut self.corporate_values,
+                num,
+            };
+            r.s(v.customer_id.as_str())?
+                .int(v.avg_yearly_contribution.minor)?
+                .s(&format!("{}%", f64::from(v.contribution_growth_bp) / 100.0))?
+                .int(i64::from(v.departments_used))?
+                .s(if v.special_background {
+                    "true"
+                } else {
+                    "false"
+                })?
                 .end()?;
         }
         Ok(())
@@ -462,6 +491,8 @@ impl ChunkFiles {
 /// - `relationships.csv`: `from_customer_id,to_customer_id,kind,role`
 /// - `consents.csv`: `customer_id,purpose,channel,recorded_at,granted` (channel `all` for every
 ///   channel)
+/// - `corporate_values.csv`: `customer_id,avg_yearly_contribution,contribution_growth,
+///   departments_used,special_background` (growth as a percentage, e.g. `6.5%`)
 ///
 /// Chunks are generated on a second thread while the previous one is written, so at most three
 /// chunks are in memory.

@@ -31,8 +31,8 @@ mod util;
 
 use chrono::NaiveDate;
 use fincrm_domain::{
-    Branch, Consent, Coverage, Customer, Holding, Interaction, Product, Relationship, Transaction,
-    User,
+    Branch, Consent, CorporateValue, Coverage, Customer, Holding, Interaction, Product,
+    Relationship, Transaction, User,
 };
 
 pub use csv_out::write_csv;
@@ -101,6 +101,8 @@ pub struct DemoChunk {
     pub relationships: Vec<Relationship>,
     /// Consents given and withdrawn.
     pub consents: Vec<Consent>,
+    /// The corporate customers' value figures, as the bank's management accounting gives them.
+    pub corporate_values: Vec<CorporateValue>,
 }
 
 /// How many records of each kind were generated.
@@ -126,6 +128,8 @@ pub struct DemoSummary {
     pub relationships: u64,
     /// Consent records.
     pub consents: u64,
+    /// Corporate value figures.
+    pub corporate_values: u64,
 }
 
 impl DemoSummary {
@@ -141,6 +145,7 @@ impl DemoSummary {
             + self.interactions
             + self.relationships
             + self.consents
+            + self.corporate_values
     }
 
     fn add_chunk(&mut self, chunk: &chunk::RawChunk) {
@@ -152,6 +157,7 @@ impl DemoSummary {
         self.interactions += c.interactions.len() as u64;
         self.relationships += c.relationships.len() as u64;
         self.consents += c.consents.len() as u64;
+        self.corporate_values += c.corporate_values.len() as u64;
     }
 }
 

@@ -225,6 +225,10 @@ fn csv_files_have_the_documented_headers_and_are_reproducible() {
             "consents.csv",
             "customer_id,purpose,channel,recorded_at,granted",
         ),
+        (
+            "corporate_values.csv",
+            "customer_id,avg_yearly_contribution,contribution_growth,departments_used,special_background",
+        ),
     ];
     let read = |name: &str, d: &Path| std::fs::read_to_string(d.join(name)).unwrap_or_default();
     for (name, header) in expected {

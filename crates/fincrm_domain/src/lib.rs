@@ -32,8 +32,8 @@ pub use interaction::{
 pub use money::{Currency, Money, parse_decimal_minor};
 pub use org::{Branch, BranchLevel, Coverage, CoverageRole, StaffRole, User};
 pub use party::{
-    CorporateProfile, Customer, CustomerKind, CustomerStatus, Gender, IndividualProfile,
-    OwnershipType, RiskTolerance,
+    CorporateProfile, CorporateValue, Customer, CustomerKind, CustomerStatus, Gender,
+    IndividualProfile, OwnershipType, RiskTolerance,
 };
 pub use phone::MobilePhone;
 pub use product::{Holding, HoldingStatus, Product, ProductRiskLevel, ProductType};

@@ -224,6 +224,22 @@ pub struct CorporateProfile {
     pub group_parent: Option<CustomerId>,
 }
 
+/// A corporate customer's value to the bank as its management accounting reports it (the
+/// nightly extract carries it): what the corporate tier rules (客户分级, seed 001) look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorporateValue {
+    /// The corporate customer.
+    pub customer_id: CustomerId,
+    /// Average yearly contribution (revenue to the bank) over the past years (历史贡献额).
+    pub avg_yearly_contribution: Money,
+    /// Forecast yearly growth of the contribution in basis points, 1500 = 15 % (未来的潜力).
+    pub contribution_growth_bp: i32,
+    /// How many of the bank's departments serve the client (业务综合性).
+    pub departments_used: u32,
+    /// A special background: government relationship, key technology (客户的背景).
+    pub special_background: bool,
+}
+
 /// A customer: an individual or a corporate, with the facts the CRM keeps on both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {

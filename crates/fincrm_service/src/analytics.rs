@@ -22,7 +22,9 @@ use fincrm_analytics::gamma_gamma::{self, GammaGammaParams, SpendData};
 use fincrm_analytics::lifecycle::{LifecycleConfig, LifecycleInput, LifecycleStage};
 use fincrm_analytics::rfm::rfm_scores;
 use fincrm_analytics::summary::{SummaryConfig, TimeUnit, summarize_sorted};
-use fincrm_analytics::tiers::{RetailTierBands, TierState, apply_grace};
+use fincrm_analytics::tiers::{
+    CorporateTier, CorporateTierInput, CorporateTierRules, RetailTierBands, TierState, apply_grace,
+};
 use fincrm_store::analytics::{AnalyticsRun, CustomerFacts, DailyActivity};
 use fincrm_store::tables::{CustomerScore, customer_scores};
 use fincrm_store::{BatchMarker, Store, StoreError};
@@ -58,6 +60,8 @@ pub struct RunOptions {
     pub margin: f64,
     /// Retail AUM tiers.
     pub tiers: RetailTierBands,
+    /// Corporate tiers (公司级 / 部门级 / 一般) on the corporate value figures.
+    pub corporate_tiers: CorporateTierRules,
     /// Days a customer must qualify for a lower tier before being moved down.
     pub tier_grace_days: u32,
     /// Lifecycle thresholds.
@@ -78,6 +82,7 @@ impl RunOptions {
             monthly_discount_rate: 0.01,
             margin: 1.0,
             tiers: RetailTierBands::default(),
+            corporate_tiers: CorporateTierRules::default(),
             tier_grace_days: 90,
             lifecycle: LifecycleConfig::default(),
             segments: 8,
@@ -445,6 +450,7 @@ pub async fn run(
         .map_err(rules_error)?;
     if tier_version > 0 {
         opts.tiers = tiers.retail;
+        opts.corporate_tiers = tiers.corporate;
         opts.tier_grace_days = tiers.grace_days;
     }
     if lifecycle_version > 0 {
@@ -548,6 +554,9 @@ async fn score_and_write(
         _ => HashMap::new(),
     };
     let done = store.committed_batches(run_id).await?;
+    let corporate_values = corporate_inputs(store).await?;
+    let retail_names: Vec<&str> = opts.tiers.bands.iter().map(|b| b.name.as_str()).collect();
+    let corporate_names = CORPORATE_TIER_NAMES;
     let page = usize::try_from(opts.page_size).unwrap_or(20_000).max(1);
     let mut report = RunReport {
         run_id: run_id.to_owned(),
@@ -576,9 +585,16 @@ async fn score_and_write(
             });
             let clv_minor = row.and_then(|r| clv.as_ref().map(|v| v[r]).and_then(yuan_to_fen));
 
-            let tier_index = opts.tiers.tier_index(facts.aum_minor);
+            let (names, tier_index) = if facts.kind == "corporate" {
+                let tier = corporate_values
+                    .get(facts.customer_id.as_str())
+                    .map_or(CorporateTier::General, |v| opts.corporate_tiers.evaluate(v));
+                (&corporate_names[..], corporate_index(tier))
+            } else {
+                (&retail_names[..], opts.tiers.tier_index(facts.aum_minor))
+            };
             let prev_state = prev.and_then(|p| {
-                let idx = opts.tiers.bands.iter().position(|b| b.name == p.tier)?;
+                let idx = names.iter().position(|n| *n == p.tier)?;
                 Some(TierState {
                     tier: idx,
                     assigned_day: day_number(p.tier_since),
@@ -586,11 +602,9 @@ async fn score_and_write(
                 })
             });
             let tier_state = apply_grace(prev_state, tier_index, end, opts.tier_grace_days);
-            let tier = opts
-                .tiers
-                .bands
+            let tier = names
                 .get(tier_state.tier)
-                .map_or_else(String::new, |b| b.name.clone());
+                .map_or_else(String::new, |n| (*n).to_owned());
 
             let tenure = facts
                 .opened_on
@@ -847,6 +861,39 @@ fn segment(
             (out, serde_json::Value::Null)
         }
     }
+}
+
+/// Corporate tiers from the lowest: 一般 (general), 部门级 (department level), 公司级 (firm
+/// level), the names the scores carry.
+pub const CORPORATE_TIER_NAMES: [&str; 3] = ["一般", "部门级", "公司级"];
+
+fn corporate_index(tier: CorporateTier) -> usize {
+    match tier {
+        CorporateTier::General => 0,
+        CorporateTier::DepartmentLevel => 1,
+        CorporateTier::FirmLevel => 2,
+    }
+}
+
+/// The corporate value figures by customer, as the tier rules read them. A corporate without
+/// figures is 一般: the rules have nothing to rank it higher on.
+async fn corporate_inputs(
+    store: &dyn Store,
+) -> Result<HashMap<String, CorporateTierInput>, RunError> {
+    Ok(store
+        .analytics_corporate_values()
+        .await?
+        .into_iter()
+        .map(|v| {
+            let input = CorporateTierInput {
+                avg_yearly_contribution_minor: v.avg_yearly_contribution_minor,
+                departments_used: u32::try_from(v.departments_used).unwrap_or(0),
+                forecast_growth_rate: v.contribution_growth_bp as f64 / 10_000.0,
+                special_background: v.special_background != 0,
+            };
+            (v.customer_id, input)
+        })
+        .collect())
 }
 
 /// Yuan (a model output) to whole fen; `None` for values that are not finite or do not fit.

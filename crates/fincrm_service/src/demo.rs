@@ -57,6 +57,7 @@ pub async fn load(
                     tables::interactions(&chunk.interactions),
                     tables::relationships(&chunk.relationships),
                     tables::consents(&chunk.consents),
+                    tables::corporate_values(&chunk.corporate_values),
                 ],
             )
             .await?;

@@ -424,3 +424,135 @@ async fn a_merged_family_is_scored_as_its_survivor_on_postgres() {
         .await
         .unwrap();
 }
+
+/// Corporates are tiered on their value figures by the corporate rules (公司级 / 部门级 / 一般),
+/// individuals on AUM; a corporate without figures is 一般.
+async fn corporate_tier_story(store: &dyn Store) {
+    use fincrm_analytics::tiers::{CorporateTierInput, CorporateTierRules};
+    use fincrm_service::analytics::CORPORATE_TIER_NAMES;
+    let demo = fincrm_demo::DemoConfig {
+        customers: 1000,
+        ..fincrm_demo::DemoConfig::default()
+    };
+    fincrm_service::demo::load(store, &demo, &()).await.unwrap();
+    let values = store.analytics_corporate_values().await.unwrap();
+    assert!(values.len() > 10, "the demo gives corporates figures");
+    // One corporate made firm level by its contribution alone.
+    let firm = values[0].customer_id.clone();
+    let big = fincrm_domain::CorporateValue {
+        customer_id: firm.parse().unwrap(),
+        avg_yearly_contribution: fincrm_domain::Money::new(
+            2_000_000_000,
+            fincrm_domain::Currency::Cny,
+        ),
+        contribution_growth_bp: 0,
+        departments_used: 1,
+        special_background: false,
+    };
+    store
+        .write(None, &[fincrm_store::tables::corporate_values(&[big])])
+        .await
+        .unwrap();
+
+    let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+    let report = run(store, &RunOptions::new(as_of), &()).await.unwrap();
+    let rules = CorporateTierRules::default();
+    let inputs: std::collections::HashMap<String, CorporateTierInput> = store
+        .analytics_corporate_values()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| {
+            let input = CorporateTierInput {
+                avg_yearly_contribution_minor: v.avg_yearly_contribution_minor,
+                departments_used: u32::try_from(v.departments_used).unwrap(),
+                forecast_growth_rate: v.contribution_growth_bp as f64 / 10_000.0,
+                special_background: v.special_background == 1,
+            };
+            (v.customer_id, input)
+        })
+        .collect();
+    let mut seen = std::collections::HashMap::new();
+    let mut without_figures = 0;
+    let everyone = store
+        .find_customers(
+            &fincrm_store::CustomerScope::All,
+            &fincrm_store::CustomerQuery {
+                limit: 5000,
+                ..fincrm_store::CustomerQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(everyone.len(), 1000);
+    for c in everyone {
+        let tier = store.score_history(&c.id, 1).await.unwrap()[0].tier.clone();
+        if c.kind == fincrm_domain::CustomerKind::Corporate {
+            let want = inputs.get(c.id.as_str()).map_or_else(
+                || {
+                    without_figures += 1;
+                    0
+                },
+                |input| rules.evaluate(input) as usize,
+            );
+            assert_eq!(tier, CORPORATE_TIER_NAMES[want], "{}", c.id.as_str());
+            *seen.entry(tier).or_insert(0) += 1;
+        } else {
+            assert!(!CORPORATE_TIER_NAMES.contains(&tier.as_str()), "{tier}");
+        }
+    }
+    assert!(
+        seen.len() >= 2,
+        "corporates spread over the tiers: {seen:?}"
+    );
+    assert!(
+        without_figures > 0,
+        "a corporate without figures is 一般: {seen:?} {}",
+        inputs.len()
+    );
+    let firm_tier = &store
+        .score_history(&firm.parse().unwrap(), 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(firm_tier.tier, "公司级");
+    assert_eq!(
+        report.tiers.values().sum::<usize>(),
+        report.customers,
+        "every customer has one tier"
+    );
+}
+
+#[tokio::test]
+async fn corporates_are_tiered_on_their_value_figures_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("c.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    corporate_tier_story(&store).await;
+}
+
+#[tokio::test]
+async fn corporates_are_tiered_on_their_value_figures_on_postgres() {
+    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
+        eprintln!(
+            "SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL corporate tier test did not run"
+        );
+        return;
+    };
+    let schema = format!(
+        "t_corporate_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    corporate_tier_story(&store).await;
+    store
+        .pool()
+        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .await
+        .unwrap();
+}

@@ -16,6 +16,21 @@ pub struct CustomerFacts {
     pub aum_minor: i64,
 }
 
+/// A corporate customer's value figures (`corporate_value`), as the tier rules read them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CorporateValueRow {
+    /// Customer number.
+    pub customer_id: String,
+    /// Average yearly contribution, CNY fen.
+    pub avg_yearly_contribution_minor: i64,
+    /// Forecast contribution growth, basis points.
+    pub contribution_growth_bp: i64,
+    /// Departments serving the client.
+    pub departments_used: i64,
+    /// 1 for a special background.
+    pub special_background: i64,
+}
+
 /// A customer's debit activity on one local day.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DailyActivity {

@@ -266,6 +266,10 @@ pub trait Store: Send + Sync {
     /// family as its survivor, with the merged records' activity and balances.
     async fn analytics_merged(&self) -> StoreResult<Vec<(String, String)>>;
 
+    /// Every corporate customer's value figures (few: corporates are a small share of
+    /// customers), for the corporate tier rules.
+    async fn analytics_corporate_values(&self) -> StoreResult<Vec<analytics::CorporateValueRow>>;
+
     /// Records the start of a run; `false` when a run with that id exists already (another
     /// process started it), in which case the caller must not run it again.
     async fn start_analytics_run(&self, run: &analytics::AnalyticsRun) -> StoreResult<bool>;

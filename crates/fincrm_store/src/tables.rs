@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fincrm_domain::{
-    Branch, Consent, Coverage, Customer, Holding, Interaction, Product, Relationship, Transaction,
-    User,
+    Branch, Consent, CorporateValue, Coverage, Customer, Holding, Interaction, Product,
+    Relationship, Transaction, User,
 };
 
 /// What a write does when a row with the same key exists.
@@ -523,6 +523,34 @@ pub fn consents(items: &[Consent]) -> TableBatch {
     }
 }
 
+/// `corporate_value`: the latest figures of a corporate customer's value to the bank.
+pub static CORPORATE_VALUE: TableSpec = TableSpec {
+    name: "corporate_value",
+    columns: &[
+        "customer_id",
+        "avg_yearly_contribution_minor",
+        "contribution_growth_bp",
+        "departments_used",
+        "special_background",
+    ],
+    key: &["customer_id"],
+    on_conflict: OnConflict::Update,
+};
+
+/// Corporate values as a batch.
+pub fn corporate_values(items: &[CorporateValue]) -> TableBatch {
+    TableBatch {
+        spec: &CORPORATE_VALUE,
+        columns: vec![
+            text(items, |v| s(&v.customer_id)),
+            int(items, |v| Some(v.avg_yearly_contribution.minor)),
+            int(items, |v| Some(i64::from(v.contribution_growth_bp))),
+            int(items, |v| Some(i64::from(v.departments_used))),
+            int(items, |v| Some(i64::from(v.special_background))),
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,6 +558,7 @@ mod tests {
     #[test]
     fn every_batch_has_one_column_per_spec_column() {
         for batch in [
+            corporate_values(&[]),
             branches(&[]),
             staff(&[]),
             products(&[]),

@@ -1174,6 +1174,17 @@ impl Store for PgStore {
         .await?)
     }
 
+    async fn analytics_corporate_values(
+        &self,
+    ) -> StoreResult<Vec<fincrm_store::analytics::CorporateValueRow>> {
+        Ok(sqlx::query_as(
+            "SELECT customer_id, avg_yearly_contribution_minor, contribution_growth_bp, \
+                    departments_used, special_background FROM corporate_value",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn start_analytics_run(
         &self,
         run: &fincrm_store::analytics::AnalyticsRun,

@@ -880,6 +880,17 @@ impl Store for SqliteStore {
         .await?)
     }
 
+    async fn analytics_corporate_values(
+        &self,
+    ) -> StoreResult<Vec<fincrm_store::analytics::CorporateValueRow>> {
+        Ok(sqlx::query_as(
+            "SELECT customer_id, avg_yearly_contribution_minor, contribution_growth_bp, \
+                    departments_used, special_background FROM corporate_value",
+        )
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     async fn start_analytics_run(
         &self,
         run: &fincrm_store::analytics::AnalyticsRun,

@@ -29,10 +29,12 @@ pub enum RecordKind {
     Relationships,
     /// Consent records.
     Consents,
+    /// Corporate customers' value figures (contribution, growth, breadth, background).
+    CorporateValues,
 }
 
 impl RecordKind {
-    const ALL: [(RecordKind, &'static str); 10] = [
+    const ALL: [(RecordKind, &'static str); 11] = [
         (RecordKind::Branches, "branches"),
         (RecordKind::Staff, "staff"),
         (RecordKind::Products, "products"),
@@ -43,6 +45,7 @@ impl RecordKind {
         (RecordKind::Interactions, "interactions"),
         (RecordKind::Relationships, "relationships"),
         (RecordKind::Consents, "consents"),
+        (RecordKind::CorporateValues, "corporate_values"),
     ];
 
     /// Parses the name used in mapping files.
@@ -64,6 +67,10 @@ impl RecordKind {
     }
 
     /// The kind's fields: name, type, and whether a record needs it.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one table: the fields of every record kind, read top to bottom"
+    )]
     pub fn fields(self) -> &'static [(&'static str, FieldType, bool)] {
         use FieldType as T;
         match self {
@@ -161,6 +168,13 @@ impl RecordKind {
                 ("channel", T::Text, false),
                 ("recorded_at", T::Timestamp, true),
                 ("granted", T::Bool, true),
+            ],
+            Self::CorporateValues => &[
+                ("customer_id", T::Id, true),
+                ("avg_yearly_contribution", T::Amount, true),
+                ("contribution_growth", T::Text, true),
+                ("departments_used", T::Text, true),
+                ("special_background", T::Bool, true),
             ],
         }
     }

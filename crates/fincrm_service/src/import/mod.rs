@@ -37,6 +37,6 @@ mod tests {
     #[test]
     fn the_plain_mapping_compiles() {
         let m = super::plain_mapping();
-        assert_eq!(m.files.len(), 10);
+        assert_eq!(m.files.len(), 11);
     }
 }

@@ -8,11 +8,11 @@ use super::mapping::{AmountUnit, FieldSource, FileMapping, TimestampFormat};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use fincrm_domain::party::parse_name;
 use fincrm_domain::{
-    Branch, BranchLevel, Channel, Consent, ConsentPurpose, CorporateProfile, Coverage,
-    CoverageRole, Currency, Customer, CustomerId, CustomerKind, CustomerStatus, Direction, Gender,
-    Holding, HoldingStatus, IdentityDocument, IndividualProfile, Interaction, InteractionId,
-    MobilePhone, Money, OwnershipType, PassportNumber, Product, ProductRiskLevel, ProductType,
-    Relationship, RelationshipKind, ResidentId, RiskTolerance, StaffRole, Transaction,
+    Branch, BranchLevel, Channel, Consent, ConsentPurpose, CorporateProfile, CorporateValue,
+    Coverage, CoverageRole, Currency, Customer, CustomerId, CustomerKind, CustomerStatus,
+    Direction, Gender, Holding, HoldingStatus, IdentityDocument, IndividualProfile, Interaction,
+    InteractionId, MobilePhone, Money, OwnershipType, PassportNumber, Product, ProductRiskLevel,
+    ProductType, Relationship, RelationshipKind, ResidentId, RiskTolerance, StaffRole, Transaction,
     UnifiedSocialCreditCode, User, ValidationError, parse_decimal_minor,
 };
 use serde::Serialize;
@@ -36,6 +36,7 @@ pub enum Parsed {
     Interaction(Interaction),
     Relationship(Relationship),
     Consent(Consent),
+    CorporateValue(CorporateValue),
 }
 
 /// Why one field of a record was rejected.
@@ -136,6 +137,7 @@ impl<'m> RecordParser<'m> {
             RecordKind::Interactions => r.interaction().map(Parsed::Interaction),
             RecordKind::Relationships => r.relationship().map(Parsed::Relationship),
             RecordKind::Consents => r.consent().map(Parsed::Consent),
+            RecordKind::CorporateValues => r.corporate_value().map(Parsed::CorporateValue),
         };
         match parsed {
             Some(p) if r.errors.is_empty() => Ok(p),
@@ -640,6 +642,58 @@ impl<'a> Reader<'a> {
             granted: granted?,
             at: at?,
         })
+    }
+}
+
+impl Reader<'_> {
+    fn corporate_value(&mut self) -> Option<CorporateValue> {
+        let customer_id = self.id("customer_id", true);
+        let contribution = self.amount("avg_yearly_contribution", true, Currency::Cny, true);
+        let growth = self.code("contribution_growth", true, parse_growth);
+        let departments = self.code("departments_used", true, |s| {
+            s.parse::<u32>().map_err(|_| {
+                ValidationError::new("departments_used", "must be a whole number, 0 or more")
+            })
+        });
+        let background = self.code("special_background", true, |s| match s {
+            "true" | "1" | "Y" | "y" => Ok(true),
+            "false" | "0" | "N" | "n" => Ok(false),
+            _ => Err(ValidationError::new(
+                "special_background",
+                "must be true or false",
+            )),
+        });
+        Some(CorporateValue {
+            customer_id: customer_id?,
+            avg_yearly_contribution: Money::new(contribution?, Currency::Cny),
+            contribution_growth_bp: growth?,
+            departments_used: departments?,
+            special_background: background?,
+        })
+    }
+}
+
+/// A growth rate, a fraction (`0.15`) or a percentage (`15%`) between -100 % and +1,000 %, in
+/// basis points.
+fn parse_growth(s: &str) -> Result<i32, ValidationError> {
+    let bad = || {
+        ValidationError::new(
+            "contribution_growth",
+            "must be a rate such as 0.15 or 15%, between -100% and 1000%",
+        )
+    };
+    let rate = match s.strip_suffix('%') {
+        Some(percent) => percent.trim().parse::<f64>().map_err(|_| bad())? / 100.0,
+        None => s.parse::<f64>().map_err(|_| bad())?,
+    };
+    if rate.is_finite() && (-1.0..=10.0).contains(&rate) {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "bounded to ±100,000 just above"
+        )]
+        Ok((rate * 10_000.0).round() as i32)
+    } else {
+        Err(bad())
     }
 }
 

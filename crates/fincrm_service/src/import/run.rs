@@ -552,6 +552,7 @@ async fn check_references(
             Parsed::Interaction(i) => vec![i.customer_id.as_str()],
             Parsed::Coverage(c) => vec![c.customer_id.as_str()],
             Parsed::Consent(c) => vec![c.customer_id.as_str()],
+            Parsed::CorporateValue(v) => vec![v.customer_id.as_str()],
             Parsed::Relationship(r) => vec![r.from.as_str(), r.to.as_str()],
             _ => vec![],
         })
@@ -606,6 +607,10 @@ async fn check_references(
                 "unknown customer: not in the store or loaded before this file",
             )),
             Parsed::Consent(c) if unknown_customer(c.customer_id.as_str()) => Some((
+                "customer_id",
+                "unknown customer: not in the store or loaded before this file",
+            )),
+            Parsed::CorporateValue(v) if unknown_customer(v.customer_id.as_str()) => Some((
                 "customer_id",
                 "unknown customer: not in the store or loaded before this file",
             )),
@@ -706,5 +711,6 @@ fn to_tables(kind: RecordKind, ok: Vec<(u64, Parsed)>) -> Vec<TableBatch> {
         RecordKind::Interactions => collect!(Interaction, tables::interactions),
         RecordKind::Relationships => collect!(Relationship, tables::relationships),
         RecordKind::Consents => collect!(Consent, tables::consents),
+        RecordKind::CorporateValues => collect!(CorporateValue, tables::corporate_values),
     }
 }
