@@ -315,8 +315,10 @@ async fn gather(
         read += page.len();
         let activity = page_activity(store, &page, opts.utc_offset_secs).await?;
         let base = g.facts.len();
-        let mut index: HashMap<String, usize> = HashMap::with_capacity(page.len());
-        for facts in page {
+        // Where each of the page's customers goes in `g.facts`: merged records go nowhere
+        // (their figures join their survivor's).
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(page.len());
+        for facts in &page {
             if let Some(survivor) = families.survivor_of.get(&facts.customer_id) {
                 let joined = families.joined.entry(survivor.clone()).or_default();
                 joined.0 = joined.0.saturating_add(facts.aum_minor);
@@ -330,18 +332,18 @@ async fn gather(
             if let Some(at) = families.survivor_at.get_mut(&facts.customer_id) {
                 *at = i;
             }
-            index.insert(facts.customer_id.clone(), i);
-            g.facts.push(facts);
+            index.insert(facts.customer_id.as_str(), i);
         }
-        let n = g.facts.len();
+        let n = base + index.len();
         g.summary_row.resize(n, None);
         g.total_spend.resize(n, 0.0);
         g.last_day.resize(n, None);
         g.activity_90d.resize(n, 0);
         g.activity_365d.resize(n, 0);
         let (mut keys, mut days, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+        let no_families = families.survivor_of.is_empty();
         for a in activity {
-            if let Some(survivor) = families.family_of(&a.customer_id) {
+            if !no_families && let Some(survivor) = families.family_of(&a.customer_id) {
                 families.days.push((survivor.to_owned(), a));
                 continue;
             }
@@ -357,6 +359,11 @@ async fn gather(
             days.push(d);
             amounts.push(a.amount_minor as f64);
         }
+        drop(index);
+        g.facts.extend(
+            page.into_iter()
+                .filter(|f| !families.survivor_of.contains_key(&f.customer_id)),
+        );
         g.summarize(&keys, &days, &amounts, config)?;
         progress.progressed("read", read);
     }
