@@ -217,6 +217,14 @@ struct Families {
     days: Vec<(String, DailyActivity)>,
 }
 
+/// The earlier of two start days, either of which may be unknown.
+fn earliest(a: Option<NaiveDate>, b: Option<NaiveDate>) -> Option<NaiveDate> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl Families {
     async fn load(store: &dyn Store) -> Result<Self, RunError> {
         let merged = store.analytics_merged().await?;
@@ -247,10 +255,7 @@ impl Families {
                 Some(&i) if i < g.facts.len() => {
                     let facts = &mut g.facts[i];
                     facts.aum_minor = facts.aum_minor.saturating_add(*aum);
-                    facts.opened_on = match (facts.opened_on, *opened) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
+                    facts.opened_on = earliest(facts.opened_on, *opened);
                 }
                 _ => orphans += 1,
             }
@@ -322,10 +327,7 @@ async fn gather(
             if let Some(survivor) = families.survivor_of.get(&facts.customer_id) {
                 let joined = families.joined.entry(survivor.clone()).or_default();
                 joined.0 = joined.0.saturating_add(facts.aum_minor);
-                joined.1 = match (joined.1, facts.opened_on) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                joined.1 = earliest(joined.1, facts.opened_on);
                 continue;
             }
             let i = base + index.len();

@@ -6,7 +6,7 @@
 //! A move changes data scope at once: a branch manager's subtree is read from the tree on every
 //! request. Branches are not deleted: staff, customers and history name them.
 
-use crate::customers::{Caller, CustomerError, as_field, clean_addr};
+use crate::customers::{Caller, CustomerError, as_field, audit_entry};
 use crate::staff::require_admin;
 use fincrm_domain::org::check_tree_change;
 use fincrm_domain::{Branch, BranchId, BranchLevel};
@@ -77,17 +77,7 @@ pub struct BranchPatch {
 const MANAGES: &str = "only administrators (with the admin scope) manage branches";
 
 fn entry(caller: &Caller<'_>, action: &str, branch: &str) -> NewAuditEntry {
-    let mut e = NewAuditEntry::new(
-        caller.now,
-        caller.principal.user_id.as_str(),
-        action,
-        "branch",
-        branch,
-    );
-    if let Some(addr) = clean_addr(caller.client_addr) {
-        e = e.client_addr(addr);
-    }
-    e
+    audit_entry(caller, action, "branch", branch)
 }
 
 fn json(b: &Branch) -> String {

@@ -472,18 +472,28 @@ pub(crate) async fn find(
 }
 
 pub(crate) fn entry(caller: &Caller<'_>, action: &str, customer: &CustomerId) -> NewAuditEntry {
-    let mut e = NewAuditEntry::new(
+    audit_entry(caller, action, "customer", customer.as_str()).customer(customer.as_str())
+}
+
+/// An audit entry of `caller`'s `action` on `entity` `key`, with the caller's address when it
+/// is fit for the trail.
+pub(crate) fn audit_entry(
+    caller: &Caller<'_>,
+    action: &str,
+    entity: &str,
+    key: &str,
+) -> NewAuditEntry {
+    let e = NewAuditEntry::new(
         caller.now,
         caller.principal.user_id.as_str(),
         action,
-        "customer",
-        customer.as_str(),
-    )
-    .customer(customer.as_str());
-    if let Some(addr) = clean_addr(caller.client_addr) {
-        e = e.client_addr(addr);
+        entity,
+        key,
+    );
+    match clean_addr(caller.client_addr) {
+        Some(addr) => e.client_addr(addr),
+        None => e,
     }
-    e
 }
 
 /// The client address if it is fit for the audit trail.

@@ -5,7 +5,7 @@
 //! record every time.
 
 use crate::auth::{Auth, AuthError, Principal};
-use crate::customers::{Caller, CustomerError, clean_addr};
+use crate::customers::{Caller, CustomerError, audit_entry};
 use fincrm_domain::auth::Scope;
 use fincrm_domain::{BranchId, StaffRole, User, UserId, ValidationError};
 use fincrm_store::{NewAuditEntry, Store, tables};
@@ -114,17 +114,7 @@ async fn branch_exists(store: &dyn Store, id: &BranchId) -> Result<(), CustomerE
 }
 
 fn user_entry(caller: &Caller<'_>, action: &str, user: &str) -> NewAuditEntry {
-    let mut e = NewAuditEntry::new(
-        caller.now,
-        caller.principal.user_id.as_str(),
-        action,
-        "staff",
-        user,
-    );
-    if let Some(addr) = clean_addr(caller.client_addr) {
-        e = e.client_addr(addr);
-    }
-    e
+    audit_entry(caller, action, "staff", user)
 }
 
 fn json(u: &User) -> String {

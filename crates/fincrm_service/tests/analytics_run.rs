@@ -1,6 +1,7 @@
 //! The analytics run over a store holding the demo bank: every customer scored, history kept,
-//! a second run of the same day does nothing, an interrupted run resumes. On SQLite, and on
-//! PostgreSQL when `FINCRM_TEST_PG_URL` is set.
+//! a second run of the same day does nothing, an interrupted run resumes, the AUM trend reads
+//! the run of a year before, a merged family is scored as one, corporates get corporate tiers.
+//! On SQLite, and on PostgreSQL when `FINCRM_TEST_PG_URL` is set.
 
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
 
@@ -172,41 +173,6 @@ async fn story(store: &dyn Store) {
     );
 }
 
-#[tokio::test]
-async fn analytics_run_scores_every_customer_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("a.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    story(&store).await;
-}
-
-#[tokio::test]
-async fn analytics_run_scores_every_customer_on_postgres() {
-    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
-        eprintln!(
-            "SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL analytics test did not run"
-        );
-        return;
-    };
-    let schema = format!(
-        "t_analytics_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
-    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    story(&store).await;
-    store
-        .pool()
-        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .await
-        .unwrap();
-}
-
 /// The AUM trend reads the run of about a year before: every balance up 50 % since then, and no
 /// customer the trend can reach stays "mature" or "loyal" — they are "growing".
 async fn aum_trend_story(store: &dyn Store) {
@@ -263,39 +229,6 @@ async fn aum_trend_story(store: &dyn Store) {
         }
     }
     assert!(checked > 100, "{checked}");
-}
-
-#[tokio::test]
-async fn the_aum_trend_reads_the_run_of_a_year_before_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("t.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    aum_trend_story(&store).await;
-}
-
-#[tokio::test]
-async fn the_aum_trend_reads_the_run_of_a_year_before_on_postgres() {
-    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL trend test did not run");
-        return;
-    };
-    let schema = format!(
-        "t_trend_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
-    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    aum_trend_story(&store).await;
-    store
-        .pool()
-        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .await
-        .unwrap();
 }
 
 /// Repeat purchase days (distinct local days of debits up to `as_of`, less the first) of
@@ -390,39 +323,6 @@ async fn family_story(store: &dyn Store) {
         merged_scores.iter().all(|s| s.as_of != as_of),
         "no score of its own: {merged_scores:?}"
     );
-}
-
-#[tokio::test]
-async fn a_merged_family_is_scored_as_its_survivor_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("f.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    family_story(&store).await;
-}
-
-#[tokio::test]
-async fn a_merged_family_is_scored_as_its_survivor_on_postgres() {
-    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL family test did not run");
-        return;
-    };
-    let schema = format!(
-        "t_family_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
-    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    family_story(&store).await;
-    store
-        .pool()
-        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .await
-        .unwrap();
 }
 
 /// Corporates are tiered on their value figures by the corporate rules (公司级 / 部门级 / 一般),
@@ -522,37 +422,65 @@ async fn corporate_tier_story(store: &dyn Store) {
     );
 }
 
-#[tokio::test]
-async fn corporates_are_tiered_on_their_value_figures_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("c.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    corporate_tier_story(&store).await;
+/// A story run as two tests: on a temporary SQLite file, and on PostgreSQL in a schema of its
+/// own (dropped after) when `FINCRM_TEST_PG_URL` is set.
+macro_rules! on_both_engines {
+    ($story:ident, $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = fincrm_store_sqlite::SqliteStore::open(&dir.path().join("a.db"))
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            $story(&store).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
+                eprintln!(
+                    "SKIPPED: FINCRM_TEST_PG_URL is not set; {} did not run on PostgreSQL",
+                    stringify!($story)
+                );
+                return;
+            };
+            let schema = format!(
+                "t_analytics_{}_{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_micros()
+            );
+            let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            $story(&store).await;
+            store
+                .pool()
+                .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .await
+                .unwrap();
+        }
+    };
 }
 
-#[tokio::test]
-async fn corporates_are_tiered_on_their_value_figures_on_postgres() {
-    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
-        eprintln!(
-            "SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL corporate tier test did not run"
-        );
-        return;
-    };
-    let schema = format!(
-        "t_corporate_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
-    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    corporate_tier_story(&store).await;
-    store
-        .pool()
-        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .await
-        .unwrap();
-}
+on_both_engines!(
+    story,
+    analytics_run_scores_every_customer_on_sqlite,
+    analytics_run_scores_every_customer_on_postgres
+);
+on_both_engines!(
+    aum_trend_story,
+    the_aum_trend_reads_the_run_of_a_year_before_on_sqlite,
+    the_aum_trend_reads_the_run_of_a_year_before_on_postgres
+);
+on_both_engines!(
+    family_story,
+    a_merged_family_is_scored_as_its_survivor_on_sqlite,
+    a_merged_family_is_scored_as_its_survivor_on_postgres
+);
+on_both_engines!(
+    corporate_tier_story,
+    corporates_are_tiered_on_their_value_figures_on_sqlite,
+    corporates_are_tiered_on_their_value_figures_on_postgres
+);
