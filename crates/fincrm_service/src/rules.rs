@@ -50,8 +50,62 @@ impl TierRules {
                     "retail.bands[{i}].min_aum_minor must be above the band before it"
                 ));
             }
+            if crate::analytics::CORPORATE_TIER_NAMES.contains(&b.name.as_str()) {
+                return Err(format!(
+                    "retail.bands[{i}].name {:?} is a corporate tier's name",
+                    b.name
+                ));
+            }
+        }
+        self.validate_corporate()
+    }
+
+    fn validate_corporate(&self) -> Result<(), String> {
+        let c = &self.corporate;
+        if c.dept_min_contribution_minor < 0
+            || c.firm_min_contribution_minor < c.dept_min_contribution_minor
+        {
+            return Err("corporate: contributions must satisfy 0 ≤ dept_min_contribution_minor ≤ firm_min_contribution_minor".into());
+        }
+        if !(c.dept_min_growth.is_finite() && c.firm_min_growth.is_finite())
+            || c.firm_min_growth < c.dept_min_growth
+        {
+            return Err(
+                "corporate: growth thresholds must be numbers with dept_min_growth ≤ firm_min_growth"
+                    .into(),
+            );
+        }
+        if !(1..=4).contains(&c.firm_min_criteria) {
+            return Err("corporate.firm_min_criteria must be 1 to 4 (of four criteria)".into());
+        }
+        if !(1..=2).contains(&c.dept_min_criteria) {
+            return Err("corporate.dept_min_criteria must be 1 or 2 (of two criteria)".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails loudly")]
+
+    use super::*;
+
+    #[test]
+    fn corporate_rules_that_cannot_rank_are_refused() {
+        assert_eq!(TierRules::default().validate(), Ok(()));
+        let mut r = TierRules::default();
+        r.corporate.firm_min_criteria = 5;
+        assert!(r.validate().unwrap_err().contains("firm_min_criteria"));
+        let mut r = TierRules::default();
+        r.corporate.firm_min_contribution_minor = r.corporate.dept_min_contribution_minor - 1;
+        assert!(r.validate().unwrap_err().contains("contributions"));
+        let mut r = TierRules::default();
+        r.corporate.dept_min_growth = f64::NAN;
+        assert!(r.validate().unwrap_err().contains("growth"));
+        let mut r = TierRules::default();
+        r.retail.bands[0].name = "一般".to_owned();
+        assert!(r.validate().unwrap_err().contains("corporate tier"));
     }
 }
 
