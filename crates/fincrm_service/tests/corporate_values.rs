@@ -1,6 +1,6 @@
 //! Corporate value figures through the plain CSV import: the demo's file loads whole, and bad
-//! rows (a rate that is not one, a negative department count, an unknown customer) are
-//! rejected with the field named, the good rows of the same file still loaded.
+//! rows (a rate that is not one, a negative department count, an unknown customer, an
+//! individual) are rejected with the field named, the good rows of the same file still loaded.
 
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
 
@@ -40,7 +40,7 @@ async fn corporate_values_import_with_their_rejects() {
     let stored = store.analytics_corporate_values().await.unwrap();
     assert_eq!(stored.len() as u64, summary.corporate_values);
 
-    // A second extract of figures: two good rows (a percentage and a fraction), three bad.
+    // A second extract of figures: two good rows (a percentage and a fraction), four bad.
     let first = &stored[0].customer_id;
     let second = &stored[1].customer_id;
     let update = dir.path().join("update");
@@ -53,7 +53,8 @@ async fn corporate_values_import_with_their_rejects() {
              {second},50000000,0.06,1,false\n\
              {first},100,fast,1,false\n\
              {second},100,0.1,-2,false\n\
-             C9999999999,100,0.1,1,false\n"
+             C9999999999,100,0.1,1,false\n\
+             P1000000000,100,0.1,1,false\n"
         ),
     )
     .unwrap();
@@ -61,13 +62,17 @@ async fn corporate_values_import_with_their_rejects() {
         .await
         .unwrap();
     let file = &report.files[0];
-    assert_eq!((file.loaded, file.rejected), (2, 3));
+    assert_eq!((file.loaded, file.rejected), (2, 4));
     let rejects =
         std::fs::read_to_string(dir.path().join("report/corporate_values.csv.rejects.csv"))
             .unwrap();
     for field in ["contribution_growth", "departments_used", "customer_id"] {
         assert!(rejects.contains(field), "{field} in {rejects}");
     }
+    assert!(
+        rejects.contains("not a corporate customer"),
+        "an individual's figures are refused: {rejects}"
+    );
     let now = store.analytics_corporate_values().await.unwrap();
     let row = now.iter().find(|v| &v.customer_id == first).unwrap();
     assert_eq!(

@@ -211,6 +211,9 @@ pub trait Store: Send + Sync {
     async fn existing_customers(&self, ids: &[&str]) -> StoreResult<HashSet<String>>;
 
     /// The owner of each of `ids` that is a holding in the store.
+    /// Which of `ids` are stored corporate customers.
+    async fn existing_corporates(&self, ids: &[&str]) -> StoreResult<HashSet<String>>;
+
     async fn existing_holdings(&self, ids: &[&str]) -> StoreResult<HashMap<String, String>>;
 
     /// Finds customers that share an ID number, a credit code, or a phone and name, records new

@@ -559,6 +559,19 @@ impl Store for PgStore {
         Ok(rows.into_iter().collect())
     }
 
+    async fn existing_corporates(&self, ids: &[&str]) -> StoreResult<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT customer_id FROM customer WHERE kind = 'corporate' AND customer_id = ANY($1)",
+        )
+        .bind(keys(ids))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     async fn existing_holdings(&self, ids: &[&str]) -> StoreResult<HashMap<String, String>> {
         if ids.is_empty() {
             return Ok(HashMap::new());

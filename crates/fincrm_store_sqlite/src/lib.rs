@@ -414,6 +414,20 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().collect())
     }
 
+    async fn existing_corporates(&self, ids: &[&str]) -> StoreResult<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT customer_id FROM customer WHERE kind = 'corporate' \
+               AND customer_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json_keys(ids))
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     async fn existing_holdings(&self, ids: &[&str]) -> StoreResult<HashMap<String, String>> {
         if ids.is_empty() {
             return Ok(HashMap::new());

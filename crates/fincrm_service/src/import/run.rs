@@ -252,6 +252,7 @@ struct ParsedBatch {
 #[derive(Default)]
 struct DryRunKeys {
     customers: HashSet<String>,
+    corporates: HashSet<String>,
     holdings: HashMap<String, String>,
 }
 
@@ -590,6 +591,20 @@ async fn check_references(
             }
         }
     }
+    // Corporate value figures are for corporates only.
+    let mut corporates = if fm.kind == RecordKind::CorporateValues {
+        store.existing_corporates(&dedup(&customer_refs)).await?
+    } else {
+        HashSet::new()
+    };
+    if dry_run {
+        corporates.extend(
+            customer_refs
+                .iter()
+                .filter(|c| dry.corporates.contains(**c))
+                .map(|c| (*c).to_owned()),
+        );
+    }
     let unknown_customer = |id: &str| !customers.contains(id);
     let mut kept = Vec::with_capacity(ok.len());
     for (n, mut p) in ok {
@@ -613,6 +628,10 @@ async fn check_references(
             Parsed::CorporateValue(v) if unknown_customer(v.customer_id.as_str()) => Some((
                 "customer_id",
                 "unknown customer: not in the store or loaded before this file",
+            )),
+            Parsed::CorporateValue(v) if !corporates.contains(v.customer_id.as_str()) => Some((
+                "customer_id",
+                "not a corporate customer: value figures are for corporates only",
             )),
             Parsed::Relationship(r) if unknown_customer(r.from.as_str()) => Some((
                 "from_customer_id",
@@ -667,6 +686,9 @@ fn remember(dry: &mut DryRunKeys, ok: &[(u64, Parsed)]) {
         match p {
             Parsed::Customer(c) => {
                 dry.customers.insert(c.id.to_string());
+                if c.kind == fincrm_domain::CustomerKind::Corporate {
+                    dry.corporates.insert(c.id.to_string());
+                }
             }
             Parsed::Holding(h) => {
                 dry.holdings
