@@ -323,8 +323,11 @@ async fn gather(
         // Where each of the page's customers goes in `g.facts`: merged records go nowhere
         // (their figures join their survivor's).
         let mut index: HashMap<&str, usize> = HashMap::with_capacity(page.len());
+        let mut kept = Vec::with_capacity(page.len());
         for facts in &page {
-            if let Some(survivor) = families.survivor_of.get(&facts.customer_id) {
+            let survivor = families.survivor_of.get(&facts.customer_id);
+            kept.push(survivor.is_none());
+            if let Some(survivor) = survivor {
                 let joined = families.joined.entry(survivor.clone()).or_default();
                 joined.0 = joined.0.saturating_add(facts.aum_minor);
                 joined.1 = earliest(joined.1, facts.opened_on);
@@ -364,7 +367,8 @@ async fn gather(
         drop(index);
         g.facts.extend(
             page.into_iter()
-                .filter(|f| !families.survivor_of.contains_key(&f.customer_id)),
+                .zip(kept)
+                .filter_map(|(facts, kept)| kept.then_some(facts)),
         );
         g.summarize(&keys, &days, &amounts, config)?;
         progress.progressed("read", read);

@@ -16,6 +16,16 @@ pub struct CustomerFacts {
     pub aum_minor: i64,
 }
 
+/// Every record merged into another, as `(merged, survivor)` (`Store::analytics_merged`; the
+/// same text on both engines).
+pub const MERGED_RECORDS_SQL: &str = "SELECT customer_id, merged_into FROM customer \
+    WHERE merged_into IS NOT NULL ORDER BY customer_id";
+
+/// Every corporate's value figures as [`CorporateValueRow`]s
+/// (`Store::analytics_corporate_values`; the same text on both engines).
+pub const CORPORATE_VALUES_SQL: &str = "SELECT customer_id, avg_yearly_contribution_minor, \
+    contribution_growth_bp, departments_used, special_background FROM corporate_value";
+
 /// A corporate customer's value figures (`corporate_value`), as the tier rules read them.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CorporateValueRow {

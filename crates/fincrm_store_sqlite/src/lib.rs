@@ -886,23 +886,19 @@ impl Store for SqliteStore {
     }
 
     async fn analytics_merged(&self) -> StoreResult<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT customer_id, merged_into FROM customer WHERE merged_into IS NOT NULL \
-              ORDER BY customer_id",
-        )
-        .fetch_all(&self.reader)
-        .await?)
+        Ok(sqlx::query_as(fincrm_store::analytics::MERGED_RECORDS_SQL)
+            .fetch_all(&self.reader)
+            .await?)
     }
 
     async fn analytics_corporate_values(
         &self,
     ) -> StoreResult<Vec<fincrm_store::analytics::CorporateValueRow>> {
-        Ok(sqlx::query_as(
-            "SELECT customer_id, avg_yearly_contribution_minor, contribution_growth_bp, \
-                    departments_used, special_background FROM corporate_value",
+        Ok(
+            sqlx::query_as(fincrm_store::analytics::CORPORATE_VALUES_SQL)
+                .fetch_all(&self.reader)
+                .await?,
         )
-        .fetch_all(&self.reader)
-        .await?)
     }
 
     async fn start_analytics_run(
