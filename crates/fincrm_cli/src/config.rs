@@ -17,6 +17,46 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Import settings.
     pub import: ImportConfig,
+    /// Authentication settings.
+    pub auth: AuthSettings,
+}
+
+/// `[auth]` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Seconds an API token's principal is kept in memory (0: read on every request).
+    pub token_cache_seconds: u32,
+}
+
+/// The longest token cache the configuration accepts: a revocation made elsewhere must bite
+/// within minutes.
+pub const MAX_TOKEN_CACHE_SECONDS: u32 = 300;
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            token_cache_seconds: u32::try_from(fincrm_service::auth::TOKEN_CACHE_TTL.num_seconds())
+                .unwrap_or(0),
+        }
+    }
+}
+
+impl AuthSettings {
+    /// The service's settings for these; an over-long cache is refused.
+    pub fn auth_config(&self) -> anyhow::Result<fincrm_service::auth::AuthConfig> {
+        if self.token_cache_seconds > MAX_TOKEN_CACHE_SECONDS {
+            anyhow::bail!(
+                "auth.token_cache_seconds is {}: at most {MAX_TOKEN_CACHE_SECONDS} (a revoked \
+                 token must stop working within minutes)",
+                self.token_cache_seconds
+            );
+        }
+        Ok(fincrm_service::auth::AuthConfig {
+            token_cache_ttl: chrono::Duration::seconds(i64::from(self.token_cache_seconds)),
+            ..fincrm_service::auth::AuthConfig::default()
+        })
+    }
 }
 
 /// `[import]` settings.
@@ -40,6 +80,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".to_owned(),
             trusted_proxies: Vec::new(),
             import: ImportConfig::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -52,6 +93,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("import", &self.import)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -110,6 +152,8 @@ impl Config {
                 })
                 .collect::<anyhow::Result<_>>()?;
         }
+        // Refuse a bad setting at start, not after a long load (`demo --serve`).
+        config.auth.auth_config()?;
         Ok(config)
     }
 }
@@ -135,6 +179,13 @@ trusted_proxies = []
 # Source records per batch. Each batch is one database transaction: a killed import leaves
 # whole batches only, and a re-run skips the batches already committed.
 batch_size = 50000
+
+[auth]
+# Seconds an API token, with its user's role and branch, is kept in memory after it was read
+# (0 reads it on every request; at most 300). Expiry is checked on every request, and a
+# revocation or staff change made through this server takes effect at once; one made by another
+# process (a second server, the CLI) takes effect within this time.
+token_cache_seconds = 5
 "#;
 
 #[cfg(test)]
@@ -146,6 +197,26 @@ mod tests {
         let parsed: Config = toml::from_str(EXAMPLE).unwrap();
         assert_eq!(parsed.database, Config::default().database);
         assert_eq!(parsed.import.batch_size, 50_000);
+        assert_eq!(
+            parsed.auth.token_cache_seconds,
+            Config::default().auth.token_cache_seconds
+        );
+        assert_eq!(
+            parsed.auth.auth_config().unwrap(),
+            fincrm_service::auth::AuthConfig::default()
+        );
+    }
+
+    #[test]
+    fn an_over_long_token_cache_is_refused() {
+        let c: Config = toml::from_str("[auth]\ntoken_cache_seconds = 301").unwrap();
+        let e = c.auth.auth_config().unwrap_err().to_string();
+        assert!(e.contains("auth.token_cache_seconds"), "{e}");
+        let c: Config = toml::from_str("[auth]\ntoken_cache_seconds = 0").unwrap();
+        assert_eq!(
+            c.auth.auth_config().unwrap().token_cache_ttl,
+            chrono::Duration::zero()
+        );
     }
 
     #[test]

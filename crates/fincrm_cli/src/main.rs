@@ -314,6 +314,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 stores,
                 args.listen.as_deref().unwrap_or(&config.listen),
                 &config.trusted_proxies,
+                config.auth.auth_config()?,
             )
             .await?;
         }
@@ -414,7 +415,12 @@ async fn nightly_analytics(store: Arc<dyn Store>, at: chrono::NaiveTime) {
     }
 }
 
-async fn serve(stores: Stores, listen: &str, trusted_proxies: &[std::net::IpAddr]) -> Result<()> {
+async fn serve(
+    stores: Stores,
+    listen: &str,
+    trusted_proxies: &[std::net::IpAddr],
+    auth_config: fincrm_service::auth::AuthConfig,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -426,10 +432,7 @@ async fn serve(stores: Stores, listen: &str, trusted_proxies: &[std::net::IpAddr
     let mut state = fincrm_http::AppState::new(
         stores.store,
         audit,
-        Arc::new(fincrm_service::auth::Auth::new(
-            stores.auth,
-            fincrm_service::auth::AuthConfig::default(),
-        )),
+        Arc::new(fincrm_service::auth::Auth::new(stores.auth, auth_config)),
     );
     state.edge = Arc::new(fincrm_http::edge::EdgeSettings {
         trusted_proxies: trusted_proxies.to_vec(),
@@ -492,6 +495,7 @@ async fn demo(config: &Config, args: DemoArgs) -> Result<()> {
             stores,
             args.listen.as_deref().unwrap_or(&config.listen),
             &config.trusted_proxies,
+            config.auth.auth_config()?,
         )
         .await?;
     }

@@ -1217,6 +1217,33 @@ async fn administrators_manage_staff_with_one_time_passwords() {
     assert!(listed.contains("u_new_rm") && !listed.contains(&new_otp));
 }
 
+/// A member of staff's new branch or role applies from their next request, even with an API
+/// token the server has just read (and keeps for a few seconds).
+#[tokio::test]
+async fn a_staff_change_applies_to_a_token_at_once() {
+    let bank = bank().await;
+    let admin = token(&bank, StaffRole::Admin);
+    let manager = token(&bank, StaffRole::BranchManager);
+    let view = format!("/api/v1/customers/{IN_SCOPE}/360");
+    assert_eq!(
+        bank.send(get(&view, manager)).await.status(),
+        StatusCode::OK
+    );
+    let res = bank
+        .send(patch_json(
+            &format!("/api/v1/users/{}", user_of(StaffRole::BranchManager)),
+            admin,
+            &serde_json::json!({ "branch_id": "B2" }),
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        bank.send(get(&view, manager)).await.status(),
+        StatusCode::NOT_FOUND,
+        "the manager moved to B2 no longer sees B1-1's customer"
+    );
+}
+
 /// A branch change that would break the tree is refused, naming the field and the reason, and
 /// writes nothing.
 #[tokio::test]

@@ -40,6 +40,7 @@ use fincrm_store::auth::{
     ANONYMOUS, ApiTokenRecord, AuthEvent, AuthStore, FailureKind, SessionRecord,
 };
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -89,7 +90,7 @@ impl HashParams {
 }
 
 /// Settings of [`Auth`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthConfig {
     /// Session idle and absolute timeouts (30 minutes, 12 hours).
     pub session: SessionPolicy,
@@ -97,7 +98,34 @@ pub struct AuthConfig {
     pub lockout: LockoutPolicy,
     /// Argon2id cost for new hashes.
     pub hash: HashParams,
+    /// How long an API token's principal is kept in memory after it was read from the store
+    /// ([`TOKEN_CACHE_TTL`]; zero reads the store on every request). Expiry is still checked on
+    /// every request, and a revocation or staff change made through this process forgets the
+    /// cache at once; one made by another process (a second server, the CLI) takes effect
+    /// within this time.
+    pub token_cache_ttl: Duration,
 }
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session: SessionPolicy::default(),
+            lockout: LockoutPolicy::default(),
+            hash: HashParams::default(),
+            token_cache_ttl: TOKEN_CACHE_TTL,
+        }
+    }
+}
+
+/// The default [`AuthConfig::token_cache_ttl`]: 5 seconds. Integrations send bursts of requests
+/// with one token; reading the token and its user once per burst rather than once per request
+/// takes one statement off every API call, while a revocation elsewhere still bites within
+/// seconds.
+pub const TOKEN_CACHE_TTL: Duration = Duration::seconds(5);
+
+/// The most principals [`Auth`] keeps; when full, the cache starts over (integrations use a
+/// handful of tokens, so this is only a bound on memory).
+const TOKEN_CACHE_CAPACITY: usize = 4096;
 
 /// The longest an API token may live.
 pub const MAX_TOKEN_TTL_DAYS: i64 = 366;
@@ -320,6 +348,16 @@ pub struct Auth {
     store: Arc<dyn AuthStore>,
     config: AuthConfig,
     dummy_hash: tokio::sync::OnceCell<String>,
+    /// Recently read API tokens with their users, by token hash ([`AuthConfig::token_cache_ttl`]).
+    tokens: std::sync::Mutex<HashMap<String, CachedToken>>,
+}
+
+/// An API token and its user as the store gave them at `read_at`.
+#[derive(Clone)]
+struct CachedToken {
+    read_at: DateTime<Utc>,
+    record: ApiTokenRecord,
+    user: User,
 }
 
 impl std::fmt::Debug for Auth {
@@ -346,7 +384,62 @@ impl Auth {
             store,
             config,
             dummy_hash: tokio::sync::OnceCell::new(),
+            tokens: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Forgets every cached API token principal: called after a revocation or a change to
+    /// staff, so this process never serves a stale role, branch or revoked token.
+    pub fn forget_cached_tokens(&self) {
+        self.token_cache().clear();
+    }
+
+    fn token_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedToken>> {
+        // A panic while holding the lock cannot leave the map half-updated (every update is
+        // one insert or clear), so a poisoned lock is still safe to use.
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The token and user behind `token_hash`: from the cache when read within the TTL before
+    /// `now`, otherwise from the store (marking the token used when its stamp is stale).
+    async fn token_with_user(
+        &self,
+        token_hash: String,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(ApiTokenRecord, User)>, AuthError> {
+        let ttl = self.config.token_cache_ttl;
+        if ttl > Duration::zero()
+            && let Some(hit) = self.token_cache().get(&token_hash)
+            // A clock that went back reads the store again rather than trusting the entry.
+            && now >= hit.read_at
+            && now - hit.read_at < ttl
+        {
+            return Ok(Some((hit.record.clone(), hit.user.clone())));
+        }
+        let Some((record, user)) = self.store.api_token_with_user(&token_hash).await? else {
+            return Ok(None);
+        };
+        if record.revoked_at.is_none() && now < record.expires_at && stale(record.last_used_at, now)
+        {
+            self.store.touch_api_token(&record.token_id, now).await?;
+        }
+        if ttl > Duration::zero() {
+            let mut cache = self.token_cache();
+            if cache.len() >= TOKEN_CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(
+                token_hash,
+                CachedToken {
+                    read_at: now,
+                    record: record.clone(),
+                    user: user.clone(),
+                },
+            );
+        }
+        Ok(Some((record, user)))
     }
 
     /// The settings.
@@ -516,15 +609,11 @@ impl Auth {
             return Err(AuthError::Unauthenticated);
         }
         let (record, user) = self
-            .store
-            .api_token_with_user(&sha256_hex(token))
+            .token_with_user(sha256_hex(token), now)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
         if record.revoked_at.is_some() || now >= record.expires_at {
             return Err(AuthError::Unauthenticated);
-        }
-        if stale(record.last_used_at, now) {
-            self.store.touch_api_token(&record.token_id, now).await?;
         }
         Ok(Principal {
             user_id: user.id,
@@ -709,7 +798,9 @@ impl Auth {
         now: DateTime<Utc>,
     ) -> Result<bool, AuthError> {
         let event = AuthEvent::new(actor, clean_addr(client_addr), now);
-        Ok(self.store.revoke_api_token(token_id, &event).await?)
+        let revoked = self.store.revoke_api_token(token_id, &event).await?;
+        self.forget_cached_tokens();
+        Ok(revoked)
     }
 
     /// A user's API tokens, newest first (no secrets: only ids, names, scopes and dates are

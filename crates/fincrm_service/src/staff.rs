@@ -208,6 +208,8 @@ pub async fn update(
                     .after(json(&after))],
             )
             .await?;
+        // Tokens carry their user's role and branch: none may be served from before the change.
+        auth.forget_cached_tokens();
     }
     Ok(StaffView::from(&after))
 }

@@ -712,6 +712,112 @@ async fn api_tokens_are_hashed_scoped_expire_and_revoke() {
     .await;
 }
 
+/// What another process (a second server, the CLI) does to the token table behind this
+/// `Auth`'s back: narrows the token's scopes.
+async fn narrow_scopes_elsewhere(fx: &Fixture) {
+    fx.raw.exec("UPDATE api_token SET scopes = 'import'").await;
+}
+
+#[tokio::test]
+async fn token_principals_are_cached_for_seconds_and_forgotten_on_revocation() {
+    on_both("token_cache", config(), |fx| async move {
+        fx.rm_with_password().await;
+        let scopes = Scope::parse_list("import,customers:read").unwrap();
+        let (token, rec) = fx
+            .auth
+            .create_api_token(
+                RM,
+                "crm sync",
+                &scopes,
+                Duration::days(1),
+                "system:cli",
+                None,
+                t0(),
+            )
+            .await
+            .unwrap();
+        let first = t0() + Duration::hours(1);
+        let p = fx.auth.authenticate_bearer(&token, first).await.unwrap();
+        assert!(p.allows(Scope::CustomersRead));
+
+        // A change made elsewhere is served from the cache for under the TTL, then read.
+        narrow_scopes_elsewhere(&fx).await;
+        let within = first + fincrm_service::auth::TOKEN_CACHE_TTL - Duration::milliseconds(1);
+        let p = fx.auth.authenticate_bearer(&token, within).await.unwrap();
+        assert!(p.allows(Scope::CustomersRead), "served from the cache");
+        let after = first + fincrm_service::auth::TOKEN_CACHE_TTL;
+        let p = fx.auth.authenticate_bearer(&token, after).await.unwrap();
+        assert!(!p.allows(Scope::CustomersRead), "read again after the TTL");
+        assert!(p.allows(Scope::Import));
+        // A clock that went back does not trust the entry either.
+        let p = fx.auth.authenticate_bearer(&token, first).await.unwrap();
+        assert!(!p.allows(Scope::CustomersRead));
+
+        // Expiry is checked on every request, cached or not.
+        let expiry = rec.expires_at;
+        fx.auth
+            .authenticate_bearer(&token, expiry - Duration::seconds(1))
+            .await
+            .unwrap();
+        let e = fx
+            .auth
+            .authenticate_bearer(&token, expiry + Duration::milliseconds(1))
+            .await;
+        assert!(matches!(e, Err(AuthError::Unauthenticated)), "expired");
+
+        // A revocation through this process bites on the next request, within the TTL.
+        let now = t0() + Duration::hours(2);
+        fx.auth.authenticate_bearer(&token, now).await.unwrap();
+        assert!(
+            fx.auth
+                .revoke_api_token(&rec.token_id, RM, None, now)
+                .await
+                .unwrap()
+        );
+        let e = fx
+            .auth
+            .authenticate_bearer(&token, now + Duration::milliseconds(1))
+            .await;
+        assert!(matches!(e, Err(AuthError::Unauthenticated)), "revoked");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_no_token_cache_every_request_reads_the_store() {
+    let no_cache = AuthConfig {
+        token_cache_ttl: Duration::zero(),
+        ..config()
+    };
+    on_both("token_no_cache", no_cache, |fx| async move {
+        fx.rm_with_password().await;
+        let scopes = Scope::parse_list("import,customers:read").unwrap();
+        let (token, _) = fx
+            .auth
+            .create_api_token(
+                RM,
+                "crm sync",
+                &scopes,
+                Duration::days(1),
+                "system:cli",
+                None,
+                t0(),
+            )
+            .await
+            .unwrap();
+        let p = fx.auth.authenticate_bearer(&token, t0()).await.unwrap();
+        assert!(p.allows(Scope::CustomersRead));
+        narrow_scopes_elsewhere(&fx).await;
+        let p = fx
+            .auth
+            .authenticate_bearer(&token, t0() + Duration::milliseconds(1))
+            .await
+            .unwrap();
+        assert!(!p.allows(Scope::CustomersRead));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn bootstrap_creates_exactly_one_admin_with_a_one_time_password() {
     on_both("bootstrap", config(), |fx| async move {
