@@ -1244,6 +1244,82 @@ async fn a_staff_change_applies_to_a_token_at_once() {
     );
 }
 
+/// Creates racing for one key end as one create and one 409, never as an overwrite: the stored
+/// record is the one the 201 answered, with one `*.create` audit record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creates_of_one_key_make_one_record() {
+    let bank = bank().await;
+    let admin = token(&bank, StaffRole::Admin);
+    let rm = token(&bank, StaffRole::RelationshipManager);
+    for round in 0..8 {
+        let code = format!("B9{round}");
+        let body = |name: &str| {
+            serde_json::json!({ "id": code, "name": name, "parent": "HO", "level": "branch" })
+                .to_string()
+        };
+        let (a, b) = tokio::join!(
+            bank.send(post_json("/api/v1/branches", Some(admin), body("甲分行"))),
+            bank.send(post_json("/api/v1/branches", Some(admin), body("乙分行"))),
+        );
+        let mut statuses = [a.status(), b.status()];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::CONFLICT],
+            "{code}"
+        );
+        let winner = if a.status() == StatusCode::CREATED {
+            a
+        } else {
+            b
+        };
+        let name = json(winner).await["name"].as_str().unwrap().to_owned();
+        let stored = bank.store.branches().await.unwrap();
+        let stored = stored.iter().find(|b| b.id.as_str() == code).unwrap();
+        assert_eq!(
+            stored.name, name,
+            "{code}: the 201's branch is the stored one"
+        );
+
+        let number = format!("PRACE{round}");
+        let body = |name: &str| {
+            serde_json::json!({ "id": number, "kind": "individual", "name": name }).to_string()
+        };
+        let (a, b) = tokio::join!(
+            bank.send(post_json("/api/v1/customers", Some(rm), body("先到"))),
+            bank.send(post_json("/api/v1/customers", Some(rm), body("后到"))),
+        );
+        let mut statuses = [a.status(), b.status()];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::CONFLICT],
+            "{number}"
+        );
+        let winner = if a.status() == StatusCode::CREATED {
+            a
+        } else {
+            b
+        };
+        let name = json(winner).await["name"].as_str().unwrap().to_owned();
+        let stored = bank
+            .store
+            .customer(&number.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.name, name,
+            "{number}: the 201's customer is the stored one"
+        );
+    }
+    let actions = audit_actions(&bank).await;
+    for action in ["branch.create", "customer.create"] {
+        let n = actions.iter().filter(|(a, _, _)| a == action).count();
+        assert_eq!(n, 8, "one {action} record per key");
+    }
+}
+
 /// A branch change that would break the tree is refused, naming the field and the reason, and
 /// writes nothing.
 #[tokio::test]

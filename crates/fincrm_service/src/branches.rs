@@ -6,7 +6,7 @@
 //! A move changes data scope at once: a branch manager's subtree is read from the tree on every
 //! request. Branches are not deleted: staff, customers and history name them.
 
-use crate::customers::{Caller, CustomerError, as_field, audit_entry};
+use crate::customers::{Caller, CustomerError, as_field, audit_entry, created};
 use crate::staff::require_admin;
 use fincrm_domain::org::check_tree_change;
 use fincrm_domain::{Branch, BranchId, BranchLevel};
@@ -75,6 +75,7 @@ pub struct BranchPatch {
 }
 
 const MANAGES: &str = "only administrators (with the admin scope) manage branches";
+const TAKEN: &str = "a branch with this code exists";
 
 fn entry(caller: &Caller<'_>, action: &str, branch: &str) -> NewAuditEntry {
     audit_entry(caller, action, "branch", branch)
@@ -113,15 +114,16 @@ pub async fn create(
     };
     let tree = store.branches().await?;
     if tree.iter().any(|b| b.id == branch.id) {
-        return Err(CustomerError::Conflict("a branch with this code exists"));
+        return Err(CustomerError::Conflict(TAKEN));
     }
     placed(&tree, &branch)?;
-    store
-        .write_audited(
+    let written = store
+        .create_audited(
             &[tables::branches(std::slice::from_ref(&branch))],
             &[entry(caller, "branch.create", branch.id.as_str()).after(json(&branch))],
         )
-        .await?;
+        .await;
+    created(written, TAKEN)?;
     Ok(BranchView::from(&branch))
 }
 

@@ -239,6 +239,9 @@ fn masked_json(c: &Customer) -> String {
     serde_json::to_string(&CustomerView::masked(c)).unwrap_or_default()
 }
 
+/// The 409 of a create whose key is taken.
+const CUSTOMER_TAKEN: &str = "a customer with this number exists";
+
 /// Creates a customer; audited as `customer.create` (masked) in the same transaction.
 pub async fn create(
     store: &dyn Store,
@@ -302,9 +305,7 @@ pub async fn create(
         ));
     }
     if store.customer(&c.id).await?.is_some() {
-        return Err(CustomerError::Conflict(
-            "a customer with this number exists",
-        ));
+        return Err(CustomerError::Conflict(CUSTOMER_TAKEN));
     }
     if let Some(doc) = &c.document
         && !store.customers_by_id_number(doc.expose()).await?.is_empty()
@@ -313,12 +314,13 @@ pub async fn create(
             "a customer with this ID document exists; search for it instead of creating another",
         ));
     }
-    store
-        .write_audited(
+    let written = store
+        .create_audited(
             &[tables::customers(std::slice::from_ref(&c))],
             &[entry(caller, "customer.create", &c.id).after(masked_json(&c))],
         )
-        .await?;
+        .await;
+    crate::customers::created(written, CUSTOMER_TAKEN)?;
     Ok(CustomerView::masked(&c))
 }
 

@@ -110,6 +110,19 @@ pub enum CustomerError {
     Store(#[from] StoreError),
 }
 
+/// The outcome of a [`Store::create_audited`]: a key stored meanwhile (a create racing this
+/// one) is the same `conflict` the check beforehand reports.
+pub(crate) fn created(
+    written: Result<u64, StoreError>,
+    conflict: &'static str,
+) -> Result<(), CustomerError> {
+    match written {
+        Ok(_) => Ok(()),
+        Err(StoreError::Conflict { .. }) => Err(CustomerError::Conflict(conflict)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Who asks, from where, and when.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller<'a> {

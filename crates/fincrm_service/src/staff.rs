@@ -121,6 +121,9 @@ fn json(u: &User) -> String {
     serde_json::to_string(&StaffView::from(u)).unwrap_or_default()
 }
 
+/// The 409 of a create whose key is taken.
+const USER_TAKEN: &str = "a user with this id exists";
+
 /// Every member of staff.
 pub async fn list(auth: &Auth, caller: &Caller<'_>) -> Result<Vec<StaffView>, CustomerError> {
     require_admin(caller.principal, MANAGES)?;
@@ -144,14 +147,15 @@ pub async fn create(
     };
     branch_exists(store, &user.branch_id).await?;
     if auth.store().user(user.id.as_str()).await?.is_some() {
-        return Err(CustomerError::Conflict("a user with this id exists"));
+        return Err(CustomerError::Conflict(USER_TAKEN));
     }
-    store
-        .write_audited(
+    let written = store
+        .create_audited(
             &[tables::staff(std::slice::from_ref(&user))],
             &[user_entry(caller, "user.create", user.id.as_str()).after(json(&user))],
         )
-        .await?;
+        .await;
+    crate::customers::created(written, USER_TAKEN)?;
     let one_time_password = reset_password_of(auth, caller, user.id.as_str()).await?;
     Ok(StaffCredentials {
         user: StaffView::from(&user),

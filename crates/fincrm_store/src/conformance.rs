@@ -30,6 +30,7 @@ pub async fn run_all(store: &dyn Store) {
     a_merge_points_the_duplicate_at_the_survivor_and_undoes(store).await;
     relationships_read_from_both_sides_and_erasure_clears_contacts(store).await;
     the_360_reads_as_its_parts(store).await;
+    a_create_never_overwrites_a_stored_key(store).await;
 }
 
 const LIMITS_360: crate::View360Limits = crate::View360Limits {
@@ -322,6 +323,53 @@ async fn a_failing_batch_leaves_no_rows_and_no_marker(store: &dyn Store) {
         store.counts().await.expect("counts").import_batches,
         before.import_batches + 1
     );
+}
+
+/// `create_audited` writes new rows; a key stored meanwhile (a racing create) refuses the whole
+/// write with `Conflict`: the stored row, its name index and the other batches stay as they were.
+async fn a_create_never_overwrites_a_stored_key(store: &dyn Store) {
+    let at = Utc
+        .with_ymd_and_hms(2025, 12, 9, 5, 39, 0)
+        .single()
+        .expect("time");
+    let entry = |key: &str| crate::NewAuditEntry::new(at, "u1", "customer.create", "customer", key);
+    let first = sample_individual("NEW1", "110101199003070417", "13800138000", "欧阳明");
+    store
+        .create_audited(
+            &[tables::customers(std::slice::from_ref(&first))],
+            &[entry("NEW1")],
+        )
+        .await
+        .expect("a new key is created");
+    let before = store.counts().await.expect("counts");
+    let mut rival = first.clone();
+    "司马青".clone_into(&mut rival.name);
+    let other = sample_individual("NEW2", "110101199003070433", "13800138001", "诸葛亮");
+    let e = store
+        .create_audited(
+            &[tables::customers(&[other, rival])],
+            &[entry("NEW1"), entry("NEW2")],
+        )
+        .await
+        .expect_err("a stored key is refused");
+    assert!(matches!(e, crate::StoreError::Conflict { .. }), "{e:?}");
+    assert_eq!(
+        store.customer(&cid("NEW1")).await.expect("read"),
+        Some(first),
+        "the stored row is not overwritten"
+    );
+    assert_eq!(store.customer(&cid("NEW2")).await.expect("read"), None);
+    assert_eq!(store.counts().await.expect("counts"), before);
+    let query = crate::CustomerQuery {
+        terms: crate::search::query_terms("司马青"),
+        limit: 10,
+        ..crate::CustomerQuery::default()
+    };
+    let found = store
+        .find_customers(&crate::CustomerScope::All, &query)
+        .await
+        .expect("search");
+    assert!(found.is_empty(), "the refused name is not indexed");
 }
 
 async fn lookups_report_only_existing_keys(store: &dyn Store) {

@@ -201,6 +201,17 @@ pub trait Store: Send + Sync {
         entries: &[NewAuditEntry],
     ) -> StoreResult<u64>;
 
+    /// [`Store::write_audited`] for rows that must be new (a create): when any row's key is
+    /// stored already (another request created it a moment before), nothing is written and the
+    /// call fails with [`StoreError::Conflict`]. A check for the key beforehand gives the
+    /// friendly answer; this makes two creates racing for one key end as one create and one
+    /// conflict, never as an overwrite.
+    async fn create_audited(
+        &self,
+        batches: &[TableBatch],
+        entries: &[NewAuditEntry],
+    ) -> StoreResult<u64>;
+
     /// The batch numbers of `source` already committed.
     async fn committed_batches(&self, source: &str) -> StoreResult<HashSet<i64>>;
 

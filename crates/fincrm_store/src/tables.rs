@@ -20,6 +20,15 @@ pub enum OnConflict {
     Update,
 }
 
+/// Which rows a write may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// New rows, and stored ones as the table's [`OnConflict`] says (imports, updates).
+    AsSpecified,
+    /// New rows only: a stored key refuses the whole write ([`crate::Store::create_audited`]).
+    New,
+}
+
 /// A table's name, columns, key and conflict rule.
 #[derive(Debug, PartialEq, Eq)]
 pub struct TableSpec {

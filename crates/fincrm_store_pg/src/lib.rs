@@ -20,6 +20,7 @@ use fincrm_store::rows::{
     TransactionRow,
 };
 use fincrm_store::sql::{Dialect, SqlArg};
+use fincrm_store::tables::Rows;
 use fincrm_store::{
     Backend, BatchMarker, ColumnData, CustomerQuery, CustomerScope, DuplicateCandidate,
     ImportRunRecord, OnConflict, Store, StoreResult, TableBatch, TableCounts, TimeWindow,
@@ -173,7 +174,11 @@ fn copy_rows(batch: &TableBatch, start: usize, end: usize) -> Vec<u8> {
 
 /// Writes a batch by `COPY` into a session-local staging table, then one
 /// `INSERT … SELECT … ON CONFLICT` into the real table: `COPY`'s speed with upsert semantics.
-async fn insert_batch(conn: &mut sqlx::PgConnection, batch: &TableBatch) -> StoreResult<u64> {
+async fn insert_batch(
+    conn: &mut sqlx::PgConnection,
+    batch: &TableBatch,
+    on_conflict: OnConflict,
+) -> StoreResult<u64> {
     let spec = batch.spec;
     let total = batch.rows();
     if total == 0 {
@@ -201,7 +206,7 @@ async fn insert_batch(conn: &mut sqlx::PgConnection, batch: &TableBatch) -> Stor
         start = end;
     }
     copy.finish().await?;
-    let conflict = match spec.on_conflict {
+    let conflict = match on_conflict {
         OnConflict::Ignore => "DO NOTHING".to_owned(),
         OnConflict::Update => {
             let sets: Vec<String> = spec
@@ -239,7 +244,7 @@ async fn replace_search_terms(
         .bind(customers)
         .execute(&mut *conn)
         .await?;
-    insert_batch(conn, terms).await?;
+    insert_batch(conn, terms, terms.spec.on_conflict).await?;
     Ok(())
 }
 
@@ -288,6 +293,7 @@ async fn write_in(
     keyring: Option<&fincrm_crypto::Keyring>,
     marker: Option<&BatchMarker>,
     batches: &[TableBatch],
+    rows: Rows,
 ) -> StoreResult<u64> {
     let search = batches
         .iter()
@@ -296,13 +302,23 @@ async fn write_in(
     let batches = fincrm_store::pii::seal_batches(keyring, batches)?;
     let mut written = 0;
     for (batch, search) in batches.into_iter().zip(search) {
-        if batch.spec.on_conflict == OnConflict::Update {
+        if rows == Rows::New {
+            // Stored keys are skipped, then counted: one skipped row refuses the whole write
+            // (the caller's transaction is dropped, so rolled back).
+            let inserted = insert_batch(&mut *tx, &batch, OnConflict::Ignore).await?;
+            if inserted < u64::try_from(batch.rows()).unwrap_or(u64::MAX) {
+                return Err(fincrm_store::StoreError::Conflict {
+                    constraint: format!("{}_pkey", batch.spec.name),
+                });
+            }
+            written += inserted;
+        } else if batch.spec.on_conflict == OnConflict::Update {
             // A sealed batch is a copy already; `into_owned` copies the others.
             let mut deduped = batch.into_owned();
             deduped.keep_last_per_key();
-            written += insert_batch(&mut *tx, &deduped).await?;
+            written += insert_batch(&mut *tx, &deduped, OnConflict::Update).await?;
         } else {
-            written += insert_batch(&mut *tx, &batch).await?;
+            written += insert_batch(&mut *tx, &batch, batch.spec.on_conflict).await?;
         }
         if let Some((customers, terms)) = search {
             replace_search_terms(&mut *tx, &customers, &terms).await?;
@@ -501,7 +517,14 @@ impl Store for PgStore {
         batches: &[TableBatch],
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
-        let written = write_in(&mut tx, self.keyring.as_deref(), marker, batches).await?;
+        let written = write_in(
+            &mut tx,
+            self.keyring.as_deref(),
+            marker,
+            batches,
+            Rows::AsSpecified,
+        )
+        .await?;
         tx.commit().await?;
         Ok(written)
     }
@@ -513,7 +536,27 @@ impl Store for PgStore {
     ) -> StoreResult<u64> {
         fincrm_store::audit::check_entries(entries)?;
         let mut tx = self.pool.begin().await?;
-        let written = write_in(&mut tx, self.keyring.as_deref(), None, batches).await?;
+        let written = write_in(
+            &mut tx,
+            self.keyring.as_deref(),
+            None,
+            batches,
+            Rows::AsSpecified,
+        )
+        .await?;
+        audit::append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn create_audited(
+        &self,
+        batches: &[TableBatch],
+        entries: &[fincrm_store::NewAuditEntry],
+    ) -> StoreResult<u64> {
+        fincrm_store::audit::check_entries(entries)?;
+        let mut tx = self.pool.begin().await?;
+        let written = write_in(&mut tx, self.keyring.as_deref(), None, batches, Rows::New).await?;
         audit::append_in(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(written)
@@ -928,6 +971,7 @@ impl Store for PgStore {
             &[fincrm_store::tables::customers(std::slice::from_ref(
                 anonymised,
             ))],
+            Rows::AsSpecified,
         )
         .await?;
         sqlx::query("UPDATE interaction SET content = NULL WHERE customer_id = $1")

@@ -24,6 +24,7 @@ use fincrm_store::rows::{
     TRANSACTION_COLUMNS, TransactionRow,
 };
 use fincrm_store::sql::{Dialect, SqlArg};
+use fincrm_store::tables::Rows;
 use fincrm_store::{
     Backend, BatchMarker, ColumnData, CustomerQuery, CustomerScope, DuplicateCandidate,
     ImportRunRecord, OnConflict, Store, StoreResult, TableBatch, TableCounts, TimeWindow,
@@ -153,12 +154,12 @@ impl SqliteStore {
     }
 }
 
-fn insert_sql(batch: &TableBatch, rows: usize) -> String {
+fn insert_sql(batch: &TableBatch, rows: usize, on_conflict: OnConflict) -> String {
     let spec = batch.spec;
     let cols = spec.columns.join(", ");
     let tuple = format!("({})", vec!["?"; spec.columns.len()].join(","));
     let values = vec![tuple.as_str(); rows].join(",");
-    let conflict = match spec.on_conflict {
+    let conflict = match on_conflict {
         OnConflict::Ignore => "DO NOTHING".to_owned(),
         OnConflict::Update => {
             let sets: Vec<String> = spec
@@ -191,10 +192,14 @@ fn bind_row(args: &mut SqliteArguments, batch: &TableBatch, row: usize) -> Store
     Ok(())
 }
 
-async fn insert_batch(conn: &mut sqlx::SqliteConnection, batch: &TableBatch) -> StoreResult<u64> {
+async fn insert_batch(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &TableBatch,
+    on_conflict: OnConflict,
+) -> StoreResult<u64> {
     let total = batch.rows();
     let per_statement = (MAX_PARAMS_PER_STATEMENT / batch.spec.columns.len()).max(1);
-    let full_sql = insert_sql(batch, per_statement.min(total));
+    let full_sql = insert_sql(batch, per_statement.min(total), on_conflict);
     let mut written = 0;
     let mut start = 0;
     while start < total {
@@ -202,7 +207,7 @@ async fn insert_batch(conn: &mut sqlx::SqliteConnection, batch: &TableBatch) -> 
         let sql = if n == per_statement.min(total) {
             full_sql.clone()
         } else {
-            insert_sql(batch, n)
+            insert_sql(batch, n, on_conflict)
         };
         let mut args = SqliteArguments::default();
         for row in start..start + n {
@@ -231,7 +236,7 @@ async fn replace_search_terms(
     .bind(json_keys(&ids))
     .execute(&mut *conn)
     .await?;
-    insert_batch(conn, terms).await?;
+    insert_batch(conn, terms, terms.spec.on_conflict).await?;
     Ok(())
 }
 
@@ -283,6 +288,7 @@ async fn write_in(
     keyring: Option<&fincrm_crypto::Keyring>,
     marker: Option<&BatchMarker>,
     batches: &[TableBatch],
+    rows: Rows,
 ) -> StoreResult<u64> {
     let search = batches
         .iter()
@@ -291,13 +297,23 @@ async fn write_in(
     let batches = fincrm_store::pii::seal_batches(keyring, batches)?;
     let mut written = 0;
     for (batch, search) in batches.into_iter().zip(search) {
-        if batch.spec.on_conflict == OnConflict::Update {
+        if rows == Rows::New {
+            // Stored keys are skipped, then counted: one skipped row refuses the whole write
+            // (the caller's transaction is dropped, so rolled back).
+            let inserted = insert_batch(&mut *tx, &batch, OnConflict::Ignore).await?;
+            if inserted < u64::try_from(batch.rows()).unwrap_or(u64::MAX) {
+                return Err(fincrm_store::StoreError::Conflict {
+                    constraint: format!("{}_pkey", batch.spec.name),
+                });
+            }
+            written += inserted;
+        } else if batch.spec.on_conflict == OnConflict::Update {
             // A sealed batch is a copy already; `into_owned` copies the others.
             let mut deduped = batch.into_owned();
             deduped.keep_last_per_key();
-            written += insert_batch(&mut *tx, &deduped).await?;
+            written += insert_batch(&mut *tx, &deduped, OnConflict::Update).await?;
         } else {
-            written += insert_batch(&mut *tx, &batch).await?;
+            written += insert_batch(&mut *tx, &batch, batch.spec.on_conflict).await?;
         }
         if let Some((customers, terms)) = search {
             replace_search_terms(&mut *tx, &customers, &terms).await?;
@@ -354,7 +370,14 @@ impl Store for SqliteStore {
         batches: &[TableBatch],
     ) -> StoreResult<u64> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let written = write_in(&mut tx, self.keyring.as_deref(), marker, batches).await?;
+        let written = write_in(
+            &mut tx,
+            self.keyring.as_deref(),
+            marker,
+            batches,
+            Rows::AsSpecified,
+        )
+        .await?;
         tx.commit().await?;
         Ok(written)
     }
@@ -366,7 +389,27 @@ impl Store for SqliteStore {
     ) -> StoreResult<u64> {
         fincrm_store::audit::check_entries(entries)?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let written = write_in(&mut tx, self.keyring.as_deref(), None, batches).await?;
+        let written = write_in(
+            &mut tx,
+            self.keyring.as_deref(),
+            None,
+            batches,
+            Rows::AsSpecified,
+        )
+        .await?;
+        audit::append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn create_audited(
+        &self,
+        batches: &[TableBatch],
+        entries: &[fincrm_store::NewAuditEntry],
+    ) -> StoreResult<u64> {
+        fincrm_store::audit::check_entries(entries)?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let written = write_in(&mut tx, self.keyring.as_deref(), None, batches, Rows::New).await?;
         audit::append_in(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(written)
@@ -693,6 +736,7 @@ impl Store for SqliteStore {
             &[fincrm_store::tables::customers(std::slice::from_ref(
                 anonymised,
             ))],
+            Rows::AsSpecified,
         )
         .await?;
         sqlx::query("UPDATE interaction SET content = NULL WHERE customer_id = ?")
