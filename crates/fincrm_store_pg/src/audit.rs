@@ -13,9 +13,6 @@ use fincrm_store::audit::{
 };
 use sqlx::{AssertSqlSafe, PgConnection};
 
-/// First key of the advisory lock that serialises appends ("fcrm"); the second is the table's oid.
-const AUDIT_LOCK_CLASS: i32 = 0x6663_726d;
-
 /// Appends `entries` to the audit chain inside the caller's open transaction, and returns the
 /// records written.
 ///
@@ -34,10 +31,23 @@ pub(crate) async fn append_in(
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1, ('audit_log'::regclass)::oid::int)")
-        .bind(AUDIT_LOCK_CLASS)
+    sqlx::query(AssertSqlSafe(LOCK_SQL))
         .execute(&mut *conn)
         .await?;
+    append_locked(conn, entries).await
+}
+
+/// Takes the advisory lock that serialises appends until the transaction ends. Its first key is
+/// "fcrm" (0x6663726d); the second is the table's oid.
+const LOCK_SQL: &str =
+    "SELECT pg_advisory_xact_lock(1717793389, ('audit_log'::regclass)::oid::int)";
+
+/// [`append_in`] once the lock is held: the head is read after the lock, so with a snapshot
+/// that sees every record committed before.
+async fn append_locked(
+    conn: &mut PgConnection,
+    entries: &[NewAuditEntry],
+) -> StoreResult<Vec<AuditRecord>> {
     let head: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *conn)
@@ -85,8 +95,16 @@ async fn insert_records(conn: &mut PgConnection, records: &[AuditRecord]) -> Sto
 impl AuditStore for PgStore {
     async fn append(&self, entries: &[NewAuditEntry]) -> StoreResult<Vec<AuditRecord>> {
         check_entries(entries)?;
-        let mut tx = self.pool.begin().await?;
-        let records = append_in(&mut tx, entries).await?;
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        // BEGIN and the append lock in one simple-protocol message: a group commit of views is
+        // then four round trips (this, the head, the insert, COMMIT), not five.
+        let mut tx = self
+            .pool
+            .begin_with(AssertSqlSafe(format!("BEGIN; {LOCK_SQL}")))
+            .await?;
+        let records = append_locked(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(records)
     }
