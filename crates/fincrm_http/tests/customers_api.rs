@@ -1320,6 +1320,60 @@ async fn racing_creates_of_one_key_make_one_record() {
     }
 }
 
+/// Two tree changes each valid alone but not together (a sub-branch moved under X while X
+/// becomes a sub-branch) never both pass: one is checked against the tree the other left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_tree_changes_keep_the_tree_valid() {
+    let bank = bank().await;
+    let admin = token(&bank, StaffRole::Admin);
+    for round in 0..8 {
+        let (sub, x) = (format!("S{round}"), format!("X{round}"));
+        for body in [
+            serde_json::json!({ "id": sub, "name": "支行", "parent": "B1", "level": "sub_branch" }),
+            serde_json::json!({ "id": x, "name": "分行", "parent": "HO", "level": "branch" }),
+        ] {
+            let res = bank
+                .send(post_json("/api/v1/branches", Some(admin), body.to_string()))
+                .await;
+            assert_eq!(res.status(), StatusCode::CREATED);
+        }
+        let (a, b) = tokio::join!(
+            bank.send(patch_json(
+                &format!("/api/v1/branches/{sub}"),
+                admin,
+                &serde_json::json!({ "parent": x }),
+            )),
+            bank.send(patch_json(
+                &format!("/api/v1/branches/{x}"),
+                admin,
+                &serde_json::json!({ "level": "sub_branch" }),
+            )),
+        );
+        let mut statuses = [a.status(), b.status()];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::UNPROCESSABLE_ENTITY],
+            "round {round}"
+        );
+        let tree = bank.store.branches().await.unwrap();
+        let level = |id: &str| tree.iter().find(|b| b.id.as_str() == id).unwrap().level;
+        let parent = tree
+            .iter()
+            .find(|b| b.id.as_str() == sub)
+            .unwrap()
+            .parent
+            .clone();
+        if parent.as_ref().map(fincrm_domain::BranchId::as_str) == Some(x.as_str()) {
+            assert_eq!(
+                level(&x),
+                fincrm_domain::BranchLevel::Branch,
+                "round {round}"
+            );
+        }
+    }
+}
+
 /// A branch change that would break the tree is refused, naming the field and the reason, and
 /// writes nothing.
 #[tokio::test]

@@ -75,6 +75,12 @@ pub struct BranchPatch {
 }
 
 const MANAGES: &str = "only administrators (with the admin scope) manage branches";
+
+/// Serialises tree changes in this process: each is checked against the whole tree, so two
+/// changes each valid alone (a branch moved under B2 while B2 becomes a sub-branch) must not
+/// both pass against the same tree. Another server process changing the tree at the same
+/// instant is not covered (branch changes are rare administrator acts).
+static TREE_CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const TAKEN: &str = "a branch with this code exists";
 
 fn entry(caller: &Caller<'_>, action: &str, branch: &str) -> NewAuditEntry {
@@ -112,6 +118,7 @@ pub async fn create(
         parent: parent_of(new.parent.as_deref())?,
         level: level_of(&new.level)?,
     };
+    let _one_change_at_a_time = TREE_CHANGES.lock().await;
     let tree = store.branches().await?;
     if tree.iter().any(|b| b.id == branch.id) {
         return Err(CustomerError::Conflict(TAKEN));
@@ -135,6 +142,7 @@ pub async fn update(
     patch: &BranchPatch,
 ) -> Result<BranchView, CustomerError> {
     require_admin(caller.principal, MANAGES)?;
+    let _one_change_at_a_time = TREE_CHANGES.lock().await;
     let tree = store.branches().await?;
     let before = tree
         .iter()
