@@ -157,10 +157,15 @@ fn copy_rows(batch: &TableBatch, start: usize, end: usize) -> Vec<u8> {
                     let _ = write!(out, "{x}");
                 }),
                 ColumnData::Date(v) => v[row].map(|d| {
-                    let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+                    out.extend_from_slice(fincrm_store::tables::iso_date(d).as_bytes());
                 }),
+                // RFC 3339 in UTC (`…T05:39:00.123Z`), which PostgreSQL reads as timestamptz;
+                // written without parsing a format string per value.
                 ColumnData::Timestamp(v) => v[row].map(|t| {
-                    let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.f+00"));
+                    out.extend_from_slice(
+                        t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                            .as_bytes(),
+                    );
                 }),
             };
             if written.is_none() {

@@ -184,7 +184,7 @@ fn bind_row(args: &mut SqliteArguments, batch: &TableBatch, row: usize) -> Store
             ColumnData::Text(v) => args.add(v[row].clone()),
             ColumnData::Int(v) => args.add(v[row]),
             ColumnData::Float(v) => args.add(v[row]),
-            ColumnData::Date(v) => args.add(v[row]),
+            ColumnData::Date(v) => args.add(v[row].map(fincrm_store::tables::iso_date)),
             ColumnData::Timestamp(v) => args.add(v[row]),
         };
         r.map_err(|e| anyhow::anyhow!("binding a value failed: {e}"))?;
