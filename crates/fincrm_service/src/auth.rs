@@ -348,8 +348,16 @@ pub struct Auth {
     store: Arc<dyn AuthStore>,
     config: AuthConfig,
     dummy_hash: tokio::sync::OnceCell<String>,
-    /// Recently read API tokens with their users, by token hash ([`AuthConfig::token_cache_ttl`]).
-    tokens: std::sync::Mutex<HashMap<String, CachedToken>>,
+    /// Recently read API tokens with their users ([`AuthConfig::token_cache_ttl`]).
+    tokens: std::sync::Mutex<TokenCache>,
+}
+
+/// API tokens by token hash, and how many times the cache was forgotten: a read from the store
+/// that began before a revocation must not put the old record back after it.
+#[derive(Default)]
+struct TokenCache {
+    generation: u64,
+    by_hash: HashMap<String, CachedToken>,
 }
 
 /// An API token and its user as the store gave them at `read_at`.
@@ -384,19 +392,21 @@ impl Auth {
             store,
             config,
             dummy_hash: tokio::sync::OnceCell::new(),
-            tokens: std::sync::Mutex::new(HashMap::new()),
+            tokens: std::sync::Mutex::new(TokenCache::default()),
         }
     }
 
     /// Forgets every cached API token principal: called after a revocation or a change to
     /// staff, so this process never serves a stale role, branch or revoked token.
     pub fn forget_cached_tokens(&self) {
-        self.token_cache().clear();
+        let mut cache = self.token_cache();
+        cache.by_hash.clear();
+        cache.generation += 1;
     }
 
-    fn token_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedToken>> {
-        // A panic while holding the lock cannot leave the map half-updated (every update is
-        // one insert or clear), so a poisoned lock is still safe to use.
+    fn token_cache(&self) -> std::sync::MutexGuard<'_, TokenCache> {
+        // A panic while holding the lock cannot leave the cache half-updated (every update is
+        // one insert, or a clear with its generation bump), so a poisoned lock is still safe.
         self.tokens
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -410,14 +420,18 @@ impl Auth {
         now: DateTime<Utc>,
     ) -> Result<Option<(ApiTokenRecord, User)>, AuthError> {
         let ttl = self.config.token_cache_ttl;
-        if ttl > Duration::zero()
-            && let Some(hit) = self.token_cache().get(&token_hash)
-            // A clock that went back reads the store again rather than trusting the entry.
-            && now >= hit.read_at
-            && now - hit.read_at < ttl
-        {
-            return Ok(Some((hit.record.clone(), hit.user.clone())));
-        }
+        let generation = {
+            let cache = self.token_cache();
+            if ttl > Duration::zero()
+                && let Some(hit) = cache.by_hash.get(&token_hash)
+                // A clock that went back reads the store again rather than trusting the entry.
+                && now >= hit.read_at
+                && now - hit.read_at < ttl
+            {
+                return Ok(Some((hit.record.clone(), hit.user.clone())));
+            }
+            cache.generation
+        };
         let Some((record, user)) = self.store.api_token_with_user(&token_hash).await? else {
             return Ok(None);
         };
@@ -425,12 +439,13 @@ impl Auth {
         {
             self.store.touch_api_token(&record.token_id, now).await?;
         }
-        if ttl > Duration::zero() {
-            let mut cache = self.token_cache();
-            if cache.len() >= TOKEN_CACHE_CAPACITY {
-                cache.clear();
+        let mut cache = self.token_cache();
+        // Forgotten meanwhile (a revocation or staff change): what was read may be stale.
+        if ttl > Duration::zero() && cache.generation == generation {
+            if cache.by_hash.len() >= TOKEN_CACHE_CAPACITY {
+                cache.by_hash.clear();
             }
-            cache.insert(
+            cache.by_hash.insert(
                 token_hash,
                 CachedToken {
                     read_at: now,

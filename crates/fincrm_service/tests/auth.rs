@@ -954,3 +954,207 @@ async fn concurrent_failures_are_all_counted() {
     })
     .await;
 }
+
+/// A store whose next token read, once armed, stops after reading (so holding what it read)
+/// until released: a request that read a token just before it was revoked.
+struct PausingTokenReads {
+    inner: fincrm_store_sqlite::SqliteStore,
+    armed: std::sync::Mutex<Option<(Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>>,
+}
+
+#[async_trait]
+impl AuthStore for PausingTokenReads {
+    async fn user(&self, user_id: &str) -> fincrm_store::StoreResult<Option<fincrm_domain::User>> {
+        self.inner.user(user_id).await
+    }
+    async fn admin_exists(&self) -> fincrm_store::StoreResult<bool> {
+        self.inner.admin_exists().await
+    }
+    async fn users(&self) -> fincrm_store::StoreResult<Vec<fincrm_domain::User>> {
+        self.inner.users().await
+    }
+    async fn bootstrap_admin(
+        &self,
+        admin: &fincrm_domain::User,
+        head_office: &fincrm_domain::Branch,
+        password_hash: &str,
+        event: &fincrm_store::auth::AuthEvent,
+    ) -> fincrm_store::StoreResult<bool> {
+        self.inner
+            .bootstrap_admin(admin, head_office, password_hash, event)
+            .await
+    }
+    async fn credential(
+        &self,
+        user_id: &str,
+    ) -> fincrm_store::StoreResult<Option<fincrm_store::auth::Credential>> {
+        self.inner.credential(user_id).await
+    }
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+        event: &fincrm_store::auth::AuthEvent,
+    ) -> fincrm_store::StoreResult<()> {
+        self.inner
+            .set_password(user_id, password_hash, must_change, keep_session, event)
+            .await
+    }
+    async fn record_login_failure(
+        &self,
+        user_id: &str,
+        kind: fincrm_store::auth::FailureKind,
+        policy: &LockoutPolicy,
+        event: &fincrm_store::auth::AuthEvent,
+    ) -> fincrm_store::StoreResult<Option<fincrm_store::auth::FailureOutcome>> {
+        self.inner
+            .record_login_failure(user_id, kind, policy, event)
+            .await
+    }
+    async fn record_login_success(
+        &self,
+        session: &fincrm_store::auth::SessionRecord,
+        event: &fincrm_store::auth::AuthEvent,
+    ) -> fincrm_store::StoreResult<bool> {
+        self.inner.record_login_success(session, event).await
+    }
+    async fn session(
+        &self,
+        session_id_hash: &str,
+    ) -> fincrm_store::StoreResult<Option<fincrm_store::auth::SessionRecord>> {
+        self.inner.session(session_id_hash).await
+    }
+    async fn touch_session(
+        &self,
+        session_id_hash: &str,
+        at: DateTime<Utc>,
+    ) -> fincrm_store::StoreResult<()> {
+        self.inner.touch_session(session_id_hash, at).await
+    }
+    async fn revoke_session(
+        &self,
+        session_id_hash: &str,
+        event: &fincrm_store::auth::AuthEvent,
+    ) -> fincrm_store::StoreResult<bool> {
+        self.inner.revoke_session(session_id_hash, event).await
+    }
+    async fn create_api_token(
+        &self,
+        token: &fincrm_store::auth::ApiTokenRecord,
+        event: &fincrm_store::auth::AuthEvent,
+    ) -> fincrm_store::StoreResult<()> {
+        self.inner.create_api_token(token, event).await
+    }
+    async fn api_token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> fincrm_store::StoreResult<Option<fincrm_store::auth::ApiTokenRecord>> {
+        self.inner.api_token_by_hash(token_hash).await
+    }
+    async fn api_token_with_user(
+        &self,
+        token_hash: &str,
+    ) -> fincrm_store::StoreResult<Option<(fincrm_store::auth::ApiTokenRecord, fincrm_domain::User)>>
+    {
+        let read = self.inner.api_token_with_user(token_hash).await;
+        let armed = self.armed.lock().unwrap().take();
+        if let Some((reached, release)) = armed {
+            reached.notify_one();
+            release.notified().await;
+        }
+        read
+    }
+    async fn api_token(
+        &self,
+        token_id: &str,
+    ) -> fincrm_store::StoreResult<Option<fincrm_store::auth::ApiTokenRecord>> {
+        self.inner.api_token(token_id).await
+    }
+    async fn touch_api_token(
+        &self,
+        token_id: &str,
+        at: DateTime<Utc>,
+    ) -> fincrm_store::StoreResult<()> {
+        self.inner.touch_api_token(token_id, at).await
+    }
+    async fn revoke_api_token(
+        &self,
+        token_id: &str,
+        event: &fincrm_store::auth::AuthEvent,
+    ) -> fincrm_store::StoreResult<bool> {
+        self.inner.revoke_api_token(token_id, event).await
+    }
+    async fn api_tokens(
+        &self,
+        user_id: &str,
+    ) -> fincrm_store::StoreResult<Vec<fincrm_store::auth::ApiTokenRecord>> {
+        self.inner.api_tokens(user_id).await
+    }
+}
+
+/// A request that read its token just before the token was revoked answers as it read, but does
+/// not put the unrevoked token back into the cache: the next request is refused at once.
+#[tokio::test]
+async fn a_read_racing_a_revocation_does_not_refill_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("race.db");
+    let inner = fincrm_store_sqlite::SqliteStore::open(&path).await.unwrap();
+    inner.migrate().await.unwrap();
+    let store = Arc::new(PausingTokenReads {
+        inner,
+        armed: std::sync::Mutex::new(None),
+    });
+    let auth = Arc::new(Auth::new(
+        Arc::clone(&store) as Arc<dyn AuthStore>,
+        config(),
+    ));
+    sqlx::query(
+        "INSERT INTO staff (user_id, name, branch_id, role) \
+         VALUES ('u1001', 'Test', 'B01', 'relationship_manager')",
+    )
+    .execute(
+        &sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let scopes = Scope::parse_list("customers:read").unwrap();
+    let (token, rec) = auth
+        .create_api_token(
+            RM,
+            "sync",
+            &scopes,
+            Duration::days(1),
+            "system:cli",
+            None,
+            t0(),
+        )
+        .await
+        .unwrap();
+
+    let (reached, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    *store.armed.lock().unwrap() = Some((Arc::clone(&reached), Arc::clone(&release)));
+    let now = t0() + Duration::hours(1);
+    let racing = tokio::spawn({
+        let (auth, token) = (Arc::clone(&auth), token.clone());
+        async move { auth.authenticate_bearer(&token, now).await }
+    });
+    reached.notified().await;
+    assert!(
+        auth.revoke_api_token(&rec.token_id, RM, None, now)
+            .await
+            .unwrap()
+    );
+    release.notify_one();
+    assert!(racing.await.unwrap().is_ok(), "answered as it read");
+    let next = auth
+        .authenticate_bearer(&token, now + Duration::milliseconds(1))
+        .await;
+    assert!(matches!(next, Err(AuthError::Unauthenticated)), "{next:?}");
+}
