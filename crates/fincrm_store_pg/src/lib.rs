@@ -479,6 +479,21 @@ fn customer_360_sql(
 }
 
 impl PgStore {
+    /// `batches` written as `rows` says, and the audit `entries` appended, in one transaction.
+    async fn write_rows_audited(
+        &self,
+        batches: &[TableBatch],
+        entries: &[fincrm_store::NewAuditEntry],
+        rows: Rows,
+    ) -> StoreResult<u64> {
+        fincrm_store::audit::check_entries(entries)?;
+        let mut tx = self.pool.begin().await?;
+        let written = write_in(&mut tx, self.keyring.as_deref(), None, batches, rows).await?;
+        audit::append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
     /// A transaction whose reads of `customer` the row-level security policy (migration 0010)
     /// limits to `scope`: the second wall behind the scoped query itself.
     async fn scoped(
@@ -554,19 +569,8 @@ impl Store for PgStore {
         batches: &[TableBatch],
         entries: &[fincrm_store::NewAuditEntry],
     ) -> StoreResult<u64> {
-        fincrm_store::audit::check_entries(entries)?;
-        let mut tx = self.pool.begin().await?;
-        let written = write_in(
-            &mut tx,
-            self.keyring.as_deref(),
-            None,
-            batches,
-            Rows::AsSpecified,
-        )
-        .await?;
-        audit::append_in(&mut tx, entries).await?;
-        tx.commit().await?;
-        Ok(written)
+        self.write_rows_audited(batches, entries, Rows::AsSpecified)
+            .await
     }
 
     async fn create_audited(
@@ -574,12 +578,7 @@ impl Store for PgStore {
         batches: &[TableBatch],
         entries: &[fincrm_store::NewAuditEntry],
     ) -> StoreResult<u64> {
-        fincrm_store::audit::check_entries(entries)?;
-        let mut tx = self.pool.begin().await?;
-        let written = write_in(&mut tx, self.keyring.as_deref(), None, batches, Rows::New).await?;
-        audit::append_in(&mut tx, entries).await?;
-        tx.commit().await?;
-        Ok(written)
+        self.write_rows_audited(batches, entries, Rows::New).await
     }
 
     async fn committed_batches(&self, source: &str) -> StoreResult<HashSet<i64>> {

@@ -64,6 +64,21 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// `batches` written as `rows` says, and the audit `entries` appended, in one transaction.
+    async fn write_rows_audited(
+        &self,
+        batches: &[TableBatch],
+        entries: &[fincrm_store::NewAuditEntry],
+        rows: Rows,
+    ) -> StoreResult<u64> {
+        fincrm_store::audit::check_entries(entries)?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let written = write_in(&mut tx, self.keyring.as_deref(), None, batches, rows).await?;
+        audit::append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
     /// Opens (creating if missing) the database file at `path`.
     pub async fn open(path: &Path) -> StoreResult<Self> {
         let options = SqliteConnectOptions::new().filename(path);
@@ -387,19 +402,8 @@ impl Store for SqliteStore {
         batches: &[TableBatch],
         entries: &[fincrm_store::NewAuditEntry],
     ) -> StoreResult<u64> {
-        fincrm_store::audit::check_entries(entries)?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let written = write_in(
-            &mut tx,
-            self.keyring.as_deref(),
-            None,
-            batches,
-            Rows::AsSpecified,
-        )
-        .await?;
-        audit::append_in(&mut tx, entries).await?;
-        tx.commit().await?;
-        Ok(written)
+        self.write_rows_audited(batches, entries, Rows::AsSpecified)
+            .await
     }
 
     async fn create_audited(
@@ -407,12 +411,7 @@ impl Store for SqliteStore {
         batches: &[TableBatch],
         entries: &[fincrm_store::NewAuditEntry],
     ) -> StoreResult<u64> {
-        fincrm_store::audit::check_entries(entries)?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let written = write_in(&mut tx, self.keyring.as_deref(), None, batches, Rows::New).await?;
-        audit::append_in(&mut tx, entries).await?;
-        tx.commit().await?;
-        Ok(written)
+        self.write_rows_audited(batches, entries, Rows::New).await
     }
 
     async fn committed_batches(&self, source: &str) -> StoreResult<HashSet<i64>> {
