@@ -25,7 +25,7 @@ use fincrm_analytics::summary::{SummaryConfig, TimeUnit, summarize_sorted};
 use fincrm_analytics::tiers::{
     CorporateTier, CorporateTierInput, CorporateTierRules, RetailTierBands, TierState, apply_grace,
 };
-use fincrm_store::analytics::{AnalyticsRun, CustomerFacts, DailyActivity};
+use fincrm_store::analytics::{ActivityByDay, AnalyticsRun, CustomerFacts};
 use fincrm_store::tables::{CustomerScore, customer_scores};
 use fincrm_store::{BatchMarker, Store, StoreError};
 use serde::Serialize;
@@ -160,6 +160,15 @@ struct Gathered {
     merged: usize,
 }
 
+/// One day of a customer's purchases.
+#[derive(Debug, Clone, Copy)]
+struct PurchaseDay {
+    /// Day number ([`day_number`]).
+    day: i32,
+    amount_minor: i64,
+    transactions: i64,
+}
+
 fn day_number(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
 }
@@ -167,16 +176,87 @@ fn day_number(d: NaiveDate) -> i32 {
 impl Gathered {
     /// Counts one day of purchases of customer `i` (a day after `end` is outside the
     /// calibration period and counts nowhere).
-    fn absorb(&mut self, i: usize, d: i32, a: &DailyActivity, end: i32) {
-        self.total_spend[i] += a.amount_minor as f64;
-        self.last_day[i] = Some(self.last_day[i].map_or(d, |l: i32| l.max(d)));
-        let count = u32::try_from(a.transactions).unwrap_or(u32::MAX);
-        if end - d < 90 {
+    fn absorb(&mut self, i: usize, d: &PurchaseDay, end: i32) {
+        self.total_spend[i] += d.amount_minor as f64;
+        self.last_day[i] = Some(self.last_day[i].map_or(d.day, |l: i32| l.max(d.day)));
+        let count = u32::try_from(d.transactions).unwrap_or(u32::MAX);
+        if end - d.day < 90 {
             self.activity_90d[i] += count;
         }
-        if end - d < 365 {
+        if end - d.day < 365 {
             self.activity_365d[i] += count;
         }
+    }
+
+    /// Adds a page of customers (in key order, after those before) and their purchase days.
+    /// Merged records' figures and days are set aside in `families`, to join their survivor's.
+    fn absorb_page(
+        &mut self,
+        families: &mut Families,
+        page: Vec<CustomerFacts>,
+        activity: &ActivityByDay,
+        end: i32,
+        config: SummaryConfig,
+    ) -> Result<(), RunError> {
+        let base = self.facts.len();
+        // Where each of the page's customers goes in `self.facts`: merged records go nowhere
+        // (their figures join their survivor's).
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(page.len());
+        let mut kept = Vec::with_capacity(page.len());
+        for facts in &page {
+            let survivor = families.survivor_of.get(&facts.customer_id);
+            kept.push(survivor.is_none());
+            if let Some(survivor) = survivor {
+                let joined = families.joined.entry(survivor.clone()).or_default();
+                joined.0 = joined.0.saturating_add(facts.aum_minor);
+                joined.1 = earliest(joined.1, facts.opened_on);
+                continue;
+            }
+            let i = base + index.len();
+            if let Some(at) = families.survivor_at.get_mut(&facts.customer_id) {
+                *at = i;
+            }
+            index.insert(facts.customer_id.as_str(), i);
+        }
+        let n = base + index.len();
+        self.summary_row.resize(n, None);
+        self.total_spend.resize(n, 0.0);
+        self.last_day.resize(n, None);
+        self.activity_90d.resize(n, 0);
+        self.activity_365d.resize(n, 0);
+        let (mut keys, mut days, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+        let no_families = families.survivor_of.is_empty();
+        for k in 0..activity.customers.len() {
+            let customer = activity.customers[k].as_str();
+            let page_days = activity.rows_of(k).map(|r| PurchaseDay {
+                day: day_number(activity.day[r]),
+                amount_minor: activity.amount_minor[r],
+                transactions: activity.transactions[r],
+            });
+            if !no_families && let Some(survivor) = families.family_of(customer) {
+                let survivor = survivor.to_owned();
+                families
+                    .days
+                    .extend(page_days.map(|d| (survivor.clone(), d)));
+                continue;
+            }
+            let Some(&i) = index.get(customer) else {
+                continue;
+            };
+            for d in page_days.filter(|d| d.day <= end) {
+                self.absorb(i, &d, end);
+                keys.push(i as u64);
+                days.push(d.day);
+                amounts.push(d.amount_minor as f64);
+            }
+        }
+        drop(index);
+        self.facts.extend(
+            page.into_iter()
+                .zip(kept)
+                .filter_map(|(facts, kept)| kept.then_some(facts)),
+        );
+        self.summarize(&keys, &days, &amounts, config)
     }
 
     /// Appends the summaries of rows sorted by (customer index, day).
@@ -213,8 +293,8 @@ struct Families {
     survivor_at: HashMap<String, usize>,
     /// The merged records' balances and start days, by survivor.
     joined: HashMap<String, (i64, Option<NaiveDate>)>,
-    /// The family members' days: (survivor, activity).
-    days: Vec<(String, DailyActivity)>,
+    /// The family members' days: (survivor, day).
+    days: Vec<(String, PurchaseDay)>,
 }
 
 /// The earlier of two start days, either of which may be unknown.
@@ -260,22 +340,21 @@ impl Families {
                 _ => orphans += 1,
             }
         }
-        let mut rows: Vec<(usize, i32, DailyActivity)> = self
+        let mut rows: Vec<(usize, PurchaseDay)> = self
             .days
             .into_iter()
-            .filter_map(|(survivor, a)| {
+            .filter_map(|(survivor, d)| {
                 let i = *self.survivor_at.get(&survivor)?;
-                (i < g.facts.len()).then(|| (i, day_number(a.day), a))
+                (i < g.facts.len() && d.day <= end).then_some((i, d))
             })
-            .filter(|(_, d, _)| *d <= end)
             .collect();
-        rows.sort_unstable_by_key(|(i, d, _)| (*i, *d));
+        rows.sort_unstable_by_key(|(i, d)| (*i, d.day));
         let (mut keys, mut days, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, d, a) in &rows {
-            g.absorb(*i, *d, a, end);
+        for (i, d) in &rows {
+            g.absorb(*i, d, end);
             keys.push(*i as u64);
-            days.push(*d);
-            amounts.push(a.amount_minor as f64);
+            days.push(d.day);
+            amounts.push(d.amount_minor as f64);
         }
         g.summarize(&keys, &days, &amounts, config)?;
         Ok(orphans)
@@ -319,58 +398,7 @@ async fn gather(
         after = Some(last.customer_id.clone());
         read += page.len();
         let activity = page_activity(store, &page, opts.utc_offset_secs).await?;
-        let base = g.facts.len();
-        // Where each of the page's customers goes in `g.facts`: merged records go nowhere
-        // (their figures join their survivor's).
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(page.len());
-        let mut kept = Vec::with_capacity(page.len());
-        for facts in &page {
-            let survivor = families.survivor_of.get(&facts.customer_id);
-            kept.push(survivor.is_none());
-            if let Some(survivor) = survivor {
-                let joined = families.joined.entry(survivor.clone()).or_default();
-                joined.0 = joined.0.saturating_add(facts.aum_minor);
-                joined.1 = earliest(joined.1, facts.opened_on);
-                continue;
-            }
-            let i = base + index.len();
-            if let Some(at) = families.survivor_at.get_mut(&facts.customer_id) {
-                *at = i;
-            }
-            index.insert(facts.customer_id.as_str(), i);
-        }
-        let n = base + index.len();
-        g.summary_row.resize(n, None);
-        g.total_spend.resize(n, 0.0);
-        g.last_day.resize(n, None);
-        g.activity_90d.resize(n, 0);
-        g.activity_365d.resize(n, 0);
-        let (mut keys, mut days, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
-        let no_families = families.survivor_of.is_empty();
-        for a in activity {
-            if !no_families && let Some(survivor) = families.family_of(&a.customer_id) {
-                families.days.push((survivor.to_owned(), a));
-                continue;
-            }
-            let Some(&i) = index.get(a.customer_id.as_str()) else {
-                continue;
-            };
-            let d = day_number(a.day);
-            if d > end {
-                continue;
-            }
-            g.absorb(i, d, &a, end);
-            keys.push(i as u64);
-            days.push(d);
-            amounts.push(a.amount_minor as f64);
-        }
-        drop(index);
-        g.facts.extend(
-            page.into_iter()
-                .zip(kept)
-                .filter_map(|(facts, kept)| kept.then_some(facts)),
-        );
-        g.summarize(&keys, &days, &amounts, config)?;
+        g.absorb_page(&mut families, page, &activity, end, config)?;
         progress.progressed("read", read);
     }
     g.merged = families.survivor_of.len();
@@ -395,9 +423,9 @@ async fn page_activity(
     store: &dyn Store,
     page: &[CustomerFacts],
     utc_offset_secs: i32,
-) -> Result<Vec<DailyActivity>, RunError> {
+) -> Result<ActivityByDay, RunError> {
     let (Some(first), Some(last)) = (page.first(), page.last()) else {
-        return Ok(Vec::new());
+        return Ok(ActivityByDay::default());
     };
     let mid = page.len() / 2;
     if mid == 0 {
@@ -413,7 +441,7 @@ async fn page_activity(
         ),
         store.analytics_activity(&page[mid].customer_id, &last.customer_id, utc_offset_secs),
     )?;
-    low.extend(high);
+    low.append(high);
     Ok(low)
 }
 

@@ -274,7 +274,7 @@ pub trait Store: Send + Sync {
         first: &str,
         last: &str,
         utc_offset_secs: i32,
-    ) -> StoreResult<Vec<analytics::DailyActivity>>;
+    ) -> StoreResult<analytics::ActivityByDay>;
 
     /// Every record merged into another, as `(merged, survivor)`: the analytics run scores a
     /// family as its survivor, with the merged records' activity and balances.

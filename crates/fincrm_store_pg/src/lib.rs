@@ -1226,8 +1226,8 @@ impl Store for PgStore {
         first: &str,
         last: &str,
         utc_offset_secs: i32,
-    ) -> StoreResult<Vec<fincrm_store::analytics::DailyActivity>> {
-        Ok(sqlx::query_as(
+    ) -> StoreResult<fincrm_store::analytics::ActivityByDay> {
+        let rows = sqlx::query(
             "SELECT customer_id, CAST((posted_at AT TIME ZONE 'UTC') + make_interval(secs => $3) AS DATE) AS day, CAST(sum(amount_minor) AS BIGINT) AS amount_minor, \
                     count(*) AS transactions \
                FROM bank_transaction \
@@ -1238,7 +1238,19 @@ impl Store for PgStore {
         .bind(last)
         .bind(utc_offset_secs)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        // Rows borrowed, not decoded into a struct per day: one customer number string per
+        // customer instead of one per day.
+        let mut out = fincrm_store::analytics::ActivityByDay::default();
+        for row in &rows {
+            out.push(
+                row.try_get::<&str, _>(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+            );
+        }
+        Ok(out)
     }
 
     async fn analytics_merged(&self) -> StoreResult<Vec<(String, String)>> {

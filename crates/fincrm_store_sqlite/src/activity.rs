@@ -10,7 +10,7 @@
 use crate::read::db;
 use chrono::{DateTime, NaiveDate};
 use fincrm_store::StoreResult;
-use fincrm_store::analytics::DailyActivity;
+use fincrm_store::analytics::ActivityByDay;
 use rusqlite::Connection;
 
 const SECS_PER_DAY: i64 = 86_400;
@@ -22,7 +22,7 @@ pub(crate) fn daily_activity(
     first: &str,
     last: &str,
     utc_offset_secs: i32,
-) -> StoreResult<Vec<DailyActivity>> {
+) -> StoreResult<ActivityByDay> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT customer_id, posted_at, amount_minor FROM bank_transaction \
@@ -32,9 +32,7 @@ pub(crate) fn daily_activity(
         .map_err(db)?;
     let mut rows = stmt.query((first, last)).map_err(db)?;
     let mut days = LocalDays::new(utc_offset_secs);
-    let mut out: Vec<DailyActivity> = Vec::new();
-    // Where the current customer's days start in `out`.
-    let mut customer_start = 0;
+    let mut out = ActivityByDay::default();
     while let Some(row) = rows.next().map_err(db)? {
         let customer = row
             .get_ref(0)
@@ -52,45 +50,57 @@ pub(crate) fn daily_activity(
                 "bank_transaction.posted_at of customer {customer} is not an RFC 3339 instant"
             ))
         })?;
-        match out.last_mut() {
-            Some(a) if a.customer_id == customer && a.day == day => {
-                a.amount_minor += amount;
-                a.transactions += 1;
-                continue;
-            }
-            Some(a) if a.customer_id != customer => {
-                settle(&mut out[customer_start..]);
-                customer_start = out.len();
-            }
-            _ => {}
+        let same_customer = out.customers.last().is_some_and(|c| c == customer);
+        if same_customer && out.day.last() == Some(&day) {
+            add_to_last_row(&mut out, amount, 1);
+            continue;
         }
-        out.push(DailyActivity {
-            customer_id: customer.to_owned(),
-            day,
-            amount_minor: amount,
-            transactions: 1,
-        });
+        if !same_customer {
+            settle_last_customer(&mut out);
+        }
+        out.push(customer, day, amount, 1);
     }
-    settle(&mut out[customer_start..]);
-    out.dedup_by(|later, earlier| {
-        let same = later.customer_id == earlier.customer_id && later.day == earlier.day;
-        if same {
-            earlier.amount_minor += later.amount_minor;
-            earlier.transactions += later.transactions;
-        }
-        same
-    });
+    settle_last_customer(&mut out);
     Ok(out)
 }
 
-/// Puts one customer's days in order. Rows come in the order of the stored text, which is
-/// the order of time while every instant is written in UTC (as fincrm writes them); text with
-/// another offset can land out of place, and then the day sorts back here (and merges with its
-/// twin in the final pass).
-fn settle(days: &mut [DailyActivity]) {
-    if !days.is_sorted_by_key(|a| a.day) {
-        days.sort_by_key(|a| a.day);
+fn add_to_last_row(out: &mut ActivityByDay, amount_minor: i64, transactions: i64) {
+    if let (Some(a), Some(t)) = (out.amount_minor.last_mut(), out.transactions.last_mut()) {
+        *a += amount_minor;
+        *t += transactions;
     }
+}
+
+/// Puts the last customer's days in order, merging days that met twice. Rows come in the order
+/// of the stored text, which is the order of time while every instant is written in UTC (as
+/// fincrm writes them); text with another offset can land out of place.
+fn settle_last_customer(out: &mut ActivityByDay) {
+    let Some(k) = out.customers.len().checked_sub(1) else {
+        return;
+    };
+    let rows = out.rows_of(k);
+    if out.day[rows.clone()].is_sorted() {
+        // Sorted, the twins of a day are neighbours, and the fold merged those.
+        return;
+    }
+    let mut days: Vec<(NaiveDate, i64, i64)> = rows
+        .clone()
+        .map(|r| (out.day[r], out.amount_minor[r], out.transactions[r]))
+        .collect();
+    days.sort_by_key(|d| d.0);
+    out.day.truncate(rows.start);
+    out.amount_minor.truncate(rows.start);
+    out.transactions.truncate(rows.start);
+    for (day, amount, transactions) in days {
+        if out.day.len() > rows.start && out.day.last() == Some(&day) {
+            add_to_last_row(out, amount, transactions);
+        } else {
+            out.day.push(day);
+            out.amount_minor.push(amount);
+            out.transactions.push(transactions);
+        }
+    }
+    out.ends[k] = out.day.len();
 }
 
 fn from_sql(e: &rusqlite::types::FromSqlError) -> fincrm_store::StoreError {
@@ -122,7 +132,9 @@ impl LocalDays {
             let date = if b[..10] == self.last_date.0 {
                 self.last_date.1
             } else {
-                let d = NaiveDate::parse_from_str(instant.get(..10)?, "%Y-%m-%d").ok()?;
+                let text = instant.get(..10)?;
+                let d = fincrm_store::tables::parse_iso_date(text)
+                    .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())?;
                 self.last_date = (b[..10].try_into().ok()?, d);
                 d
             };
@@ -232,14 +244,9 @@ mod tests {
                 .collect::<Result<_, _>>()
                 .expect("rows");
             let folded: Vec<(String, String, i64, i64)> = folded
-                .into_iter()
-                .map(|a| {
-                    (
-                        a.customer_id,
-                        a.day.to_string(),
-                        a.amount_minor,
-                        a.transactions,
-                    )
+                .rows()
+                .map(|(customer, day, amount, transactions)| {
+                    (customer.to_owned(), day.to_string(), amount, transactions)
                 })
                 .collect();
             assert!(grouped.len() > 100, "{}", grouped.len());

@@ -921,7 +921,7 @@ impl Store for SqliteStore {
         first: &str,
         last: &str,
         utc_offset_secs: i32,
-    ) -> StoreResult<Vec<fincrm_store::analytics::DailyActivity>> {
+    ) -> StoreResult<fincrm_store::analytics::ActivityByDay> {
         let (first, last) = (first.to_owned(), last.to_owned());
         self.read
             .run(move |c| activity::daily_activity(c, &first, &last, utc_offset_secs))
