@@ -593,6 +593,13 @@ async fn score_and_write(
     aum_then.sort_unstable();
     let done = store.committed_batches(run_id).await?;
     let corporate_values = corporate_inputs(store).await?;
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis(),
+        previous = previous.len(),
+        "analytics: previous scores read"
+    );
+    // Time spent in the store's writes, against the scoring between them.
+    let mut writing = std::time::Duration::ZERO;
     let retail_names: Vec<&str> = opts.tiers.bands.iter().map(|b| b.name.as_str()).collect();
     let corporate_names = CORPORATE_TIER_NAMES;
     let page = usize::try_from(opts.page_size).unwrap_or(20_000).max(1);
@@ -714,13 +721,20 @@ async fn score_and_write(
                 records: n,
                 loaded: n,
             };
+            let write_started = std::time::Instant::now();
             store
                 .write(Some(&marker), &[customer_scores(&scores)])
                 .await?;
+            writing += write_started.elapsed();
             report.pages_written += 1;
         }
         progress.progressed("write", base + chunk.len());
     }
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis(),
+        store_writes_ms = writing.as_millis(),
+        "analytics: scores written"
+    );
     Ok(report)
 }
 

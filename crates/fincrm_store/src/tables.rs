@@ -182,6 +182,37 @@ impl TableBatch {
         }
     }
 
+    /// Whether two rows may share a key, so [`Self::keep_last_per_key`] has work to do. Hashes
+    /// the keys without copying them; a hash met twice answers yes (the exact pass then
+    /// decides). A score run's or an import's batch, keys all distinct, skips the copy of the
+    /// batch and a string per key that the exact pass makes.
+    pub fn repeats_a_key(&self) -> bool {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let key_columns: Vec<&ColumnData> = self
+            .spec
+            .key
+            .iter()
+            .filter_map(|k| self.spec.columns.iter().position(|c| c == k))
+            .map(|c| &self.columns[c])
+            .collect();
+        let hasher = std::hash::RandomState::new();
+        let mut seen = std::collections::HashSet::with_capacity(self.rows());
+        (0..self.rows()).any(|r| {
+            let mut h = hasher.build_hasher();
+            for column in &key_columns {
+                // Equal exactly when `key_text` is: an empty text is the same key as none.
+                match column {
+                    ColumnData::Text(v) => v[r].as_deref().unwrap_or("").hash(&mut h),
+                    ColumnData::Int(v) => v[r].hash(&mut h),
+                    ColumnData::Float(v) => v[r].map(f64::to_bits).hash(&mut h),
+                    ColumnData::Date(v) => v[r].hash(&mut h),
+                    ColumnData::Timestamp(v) => v[r].hash(&mut h),
+                }
+            }
+            !seen.insert(h.finish())
+        })
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.columns.first().map_or(0, ColumnData::len)
@@ -657,6 +688,39 @@ mod tests {
                 NaiveDate::parse_from_str(good, "%Y-%m-%d").ok(),
                 "{good}"
             );
+        }
+    }
+
+    /// A two-column key, a value column: the cases of `repeats_a_key` against the exact pass.
+    #[test]
+    fn a_repeated_key_is_found_and_distinct_keys_skip_the_dedup() {
+        static SPEC: TableSpec = TableSpec {
+            name: "t",
+            columns: &["a", "b", "v"],
+            key: &["a", "b"],
+            on_conflict: OnConflict::Update,
+        };
+        let batch = |a: &[Option<&str>], b: &[Option<i64>]| TableBatch {
+            spec: &SPEC,
+            columns: vec![
+                ColumnData::Text(a.iter().map(|x| x.map(str::to_owned)).collect()),
+                ColumnData::Int(b.to_vec()),
+                ColumnData::Int((0..).take(a.len()).map(Some).collect()),
+            ],
+        };
+        let cases = [
+            (batch(&[Some("x"), Some("x"), Some("y")], &[Some(1), Some(2), Some(1)]), false),
+            (batch(&[Some("x"), Some("y"), Some("x")], &[Some(1), Some(1), Some(1)]), true),
+            // An empty text and none are one key to the exact pass.
+            (batch(&[None, Some("")], &[Some(1), Some(1)]), true),
+            (batch(&[Some("x"), Some("x")], &[None, Some(0)]), false),
+            (batch(&[], &[]), false),
+        ];
+        for (b, repeats) in cases {
+            assert_eq!(b.repeats_a_key(), repeats, "{b:?}");
+            let mut deduped = b.clone();
+            deduped.keep_last_per_key();
+            assert_eq!(deduped.rows() < b.rows(), repeats, "{b:?}");
         }
     }
 

@@ -317,7 +317,7 @@ async fn write_in(
                 });
             }
             written += inserted;
-        } else if batch.spec.on_conflict == OnConflict::Update {
+        } else if batch.spec.on_conflict == OnConflict::Update && batch.repeats_a_key() {
             // A sealed batch is a copy already; `into_owned` copies the others.
             let mut deduped = batch.into_owned();
             deduped.keep_last_per_key();

@@ -1,17 +1,25 @@
-//! The analytics run's purchases: debit transactions summed by customer and local calendar day.
+//! The analytics run's bulk reads, each a million rows at 1M customers, run on the rusqlite
+//! reader threads rather than through sqlx (whose per-row hops and chrono's format-string date
+//! parsing were most of their time).
 //!
-//! In SQL this is a `GROUP BY customer_id, date(posted_at, '+N seconds')`: SQLite evaluates
-//! `date()` on every row (a string parse and format) and sorts the groups in a temporary b-tree,
-//! and at 20M transactions that was most of a run (`analytics run` at 1M customers: 48 s of 56).
-//! Here a reader thread walks the rows in the order of the `(customer_id, posted_at)` index, so
-//! each customer's days arrive in order, and folds them into days as they come: no sort, and a
+//! Purchases: debit transactions summed by customer and local calendar day. In SQL this is a
+//! `GROUP BY customer_id, date(posted_at, '+N seconds')`: SQLite evaluates `date()` on every
+//! row (a string parse and format) and sorts the groups in a temporary b-tree, and at 20M
+//! transactions that was most of a run (`analytics run` at 1M customers: 48 s of 56). Here a
+//! reader thread walks the rows in the order of the `(customer_id, posted_at)` index, so each
+//! customer's days arrive in order, and folds them into days as they come: no sort, and a
 //! timestamp costs a few byte comparisons.
+//!
+//! The previous run's tiers and stages, and the balances of the run a year before: read with
+//! dates parsed by [`fincrm_store::tables::parse_iso_date`].
 
 use crate::read::db;
 use chrono::{DateTime, NaiveDate};
 use fincrm_store::StoreResult;
-use fincrm_store::analytics::ActivityByDay;
-use rusqlite::Connection;
+use fincrm_store::analytics::{ActivityByDay, PreviousScore};
+use fincrm_store::tables::parse_iso_date;
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row};
 
 const SECS_PER_DAY: i64 = 86_400;
 
@@ -62,6 +70,83 @@ pub(crate) fn daily_activity(
     }
     settle_last_customer(&mut out);
     Ok(out)
+}
+
+/// The tier and stage state of every customer in the latest completed run other than
+/// `except_run` (what `Store::previous_scores` returns).
+pub(crate) fn previous_scores(conn: &Connection, except_run: &str) -> StoreResult<Vec<PreviousScore>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT customer_id, tier, tier_since, tier_below_since, stage FROM customer_score \
+              WHERE run_id = (SELECT run_id FROM analytics_run \
+                               WHERE status = 'completed' AND run_id <> ?1 \
+                               ORDER BY as_of DESC, finished_at DESC LIMIT 1)",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([except_run], |row| {
+            Ok(PreviousScore {
+                customer_id: row.get(0)?,
+                tier: row.get(1)?,
+                tier_since: date_at(row, 2)?,
+                tier_below_since: match row.get_ref(3)? {
+                    rusqlite::types::ValueRef::Null => None,
+                    _ => Some(date_at(row, 3)?),
+                },
+                stage: row.get(4)?,
+            })
+        })
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+/// The latest completed run on or before `on_or_before` other than `except_run`, with every
+/// customer's AUM in it (what `Store::aum_history` returns).
+#[expect(clippy::type_complexity, reason = "the return type of Store::aum_history")]
+pub(crate) fn aum_history(
+    conn: &Connection,
+    on_or_before: NaiveDate,
+    except_run: &str,
+) -> StoreResult<Option<(NaiveDate, Vec<(String, i64)>)>> {
+    let run = conn
+        .prepare_cached(
+            "SELECT run_id, as_of FROM analytics_run WHERE status = 'completed' AND run_id <> ?1 \
+               AND as_of <= ?2 ORDER BY as_of DESC, finished_at DESC LIMIT 1",
+        )
+        .map_err(db)?
+        .query_row(
+            (except_run, fincrm_store::tables::iso_date(on_or_before)),
+            |row| Ok((row.get::<_, String>(0)?, date_at(row, 1)?)),
+        )
+        .optional()
+        .map_err(db)?;
+    let Some((run_id, as_of)) = run else {
+        return Ok(None);
+    };
+    let mut stmt = conn
+        .prepare_cached("SELECT customer_id, aum_minor FROM customer_score WHERE run_id = ?1")
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([run_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map_err(db)?;
+    Ok(Some((as_of, rows.collect::<Result<_, _>>().map_err(db)?)))
+}
+
+/// The `YYYY-MM-DD` date in column `i` (other date text through chrono, as sqlx would read it).
+fn date_at(row: &Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
+    let text = row
+        .get_ref(i)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))?;
+    parse_iso_date(text)
+        .or_else(|| NaiveDate::parse_from_str(text, "%F").ok())
+        .ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                Type::Text,
+                format!("{text:?} is not a date").into(),
+            )
+        })
 }
 
 fn add_to_last_row(out: &mut ActivityByDay, amount_minor: i64, transactions: i64) {

@@ -196,7 +196,9 @@ fn insert_sql(batch: &TableBatch, rows: usize, on_conflict: OnConflict) -> Strin
 fn bind_row(args: &mut SqliteArguments, batch: &TableBatch, row: usize) -> StoreResult<()> {
     for col in &batch.columns {
         let r = match col {
-            ColumnData::Text(v) => args.add(v[row].clone()),
+            // As `&str`: sqlx copies it once, into an `Arc<str>` (a `String` would be copied,
+            // then boxed).
+            ColumnData::Text(v) => args.add(v[row].as_deref()),
             ColumnData::Int(v) => args.add(v[row]),
             ColumnData::Float(v) => args.add(v[row]),
             ColumnData::Date(v) => args.add(v[row].map(fincrm_store::tables::iso_date)),
@@ -214,17 +216,19 @@ async fn insert_batch(
 ) -> StoreResult<u64> {
     let total = batch.rows();
     let per_statement = (MAX_PARAMS_PER_STATEMENT / batch.spec.columns.len()).max(1);
-    let full_sql = insert_sql(batch, per_statement.min(total), on_conflict);
+    // Shared, not copied, by each full statement (tens of kilobytes of text).
+    let full_sql: Arc<str> = insert_sql(batch, per_statement.min(total), on_conflict).into();
     let mut written = 0;
     let mut start = 0;
     while start < total {
         let n = per_statement.min(total - start);
         let sql = if n == per_statement.min(total) {
-            full_sql.clone()
+            Arc::clone(&full_sql)
         } else {
-            insert_sql(batch, n, on_conflict)
+            insert_sql(batch, n, on_conflict).into()
         };
         let mut args = SqliteArguments::default();
+        args.reserve(n * batch.columns.len(), 0);
         for row in start..start + n {
             bind_row(&mut args, batch, row)?;
         }
@@ -322,7 +326,7 @@ async fn write_in(
                 });
             }
             written += inserted;
-        } else if batch.spec.on_conflict == OnConflict::Update {
+        } else if batch.spec.on_conflict == OnConflict::Update && batch.repeats_a_key() {
             // A sealed batch is a copy already; `into_owned` copies the others.
             let mut deduped = batch.into_owned();
             deduped.keep_last_per_key();
@@ -1003,37 +1007,20 @@ impl Store for SqliteStore {
         on_or_before: chrono::NaiveDate,
         except_run: &str,
     ) -> StoreResult<Option<(chrono::NaiveDate, Vec<(String, i64)>)>> {
-        let run: Option<(String, chrono::NaiveDate)> = sqlx::query_as(
-            "SELECT run_id, as_of FROM analytics_run WHERE status = 'completed' AND run_id <> ?1 \
-               AND as_of <= ?2 ORDER BY as_of DESC, finished_at DESC LIMIT 1",
-        )
-        .bind(except_run)
-        .bind(on_or_before)
-        .fetch_optional(&self.writer)
-        .await?;
-        let Some((run_id, as_of)) = run else {
-            return Ok(None);
-        };
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT customer_id, aum_minor FROM customer_score WHERE run_id = ?1")
-                .bind(run_id)
-                .fetch_all(&self.writer)
-                .await?;
-        Ok(Some((as_of, rows)))
+        let except_run = except_run.to_owned();
+        self.read
+            .run(move |c| activity::aum_history(c, on_or_before, &except_run))
+            .await
     }
 
     async fn previous_scores(
         &self,
         except_run: &str,
     ) -> StoreResult<Vec<fincrm_store::analytics::PreviousScore>> {
-        Ok(sqlx::query_as(
-            "SELECT customer_id, tier, tier_since, tier_below_since, stage FROM customer_score \
-              WHERE run_id = (SELECT run_id FROM analytics_run WHERE status = 'completed' AND run_id <> ?1 \
-                               ORDER BY as_of DESC, finished_at DESC LIMIT 1)",
-        )
-        .bind(except_run)
-        .fetch_all(&self.writer)
-        .await?)
+        let except_run = except_run.to_owned();
+        self.read
+            .run(move |c| activity::previous_scores(c, &except_run))
+            .await
     }
 
     async fn score_history(
