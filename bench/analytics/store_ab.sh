@@ -20,7 +20,9 @@ while [[ $# -gt 0 ]]; do
     shift 2
     log=$(dirname "$db")/$(basename "$bin")-$as_of.log
     /usr/bin/time -f "%e s %M KB" "$bin" --database "sqlite://$db" analytics run --as-of "$as_of" >"$log" 2>&1
-    phases=$(grep -o 'analytics: [a-z ]*.\{0,60\}elapsed_ms=[0-9]*\( store_writes_ms=[0-9]*\)\?' "$log" |
-        sed 's/\x1b\[[0-9;]*m//g; s/customers=[0-9]* //; s/previous=[0-9]* //' | tr '\n' ' ')
+    # The log is coloured: strip the escapes, then keep each phase line's name and times.
+    phases=$(sed 's/\x1b\[[0-9;]*m//g' "$log" |
+        grep -o 'analytics: [a-z ]*.\{0,60\}elapsed_ms=[0-9]*\( store_writes_ms=[0-9]*\)\?' |
+        sed 's/analytics: analytics:/analytics:/; s/customers=[0-9]* //; s/previous=[0-9]* //' | tr '\n' ' ' || true)
     echo "$(basename "$bin") $as_of: $(tail -1 "$log") | $phases"
 done

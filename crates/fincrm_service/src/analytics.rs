@@ -26,7 +26,7 @@ use fincrm_analytics::tiers::{
     CorporateTier, CorporateTierInput, CorporateTierRules, RetailTierBands, TierState, apply_grace,
 };
 use fincrm_store::analytics::{ActivityByDay, AnalyticsRun, CustomerFacts};
-use fincrm_store::tables::{CustomerScore, customer_scores};
+use fincrm_store::tables::CustomerScore;
 use fincrm_store::{BatchMarker, Store, StoreError};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -722,9 +722,7 @@ async fn score_and_write(
                 loaded: n,
             };
             let write_started = std::time::Instant::now();
-            store
-                .write(Some(&marker), &[customer_scores(&scores)])
-                .await?;
+            store.write_scores(&marker, scores).await?;
             writing += write_started.elapsed();
             report.pages_written += 1;
         }

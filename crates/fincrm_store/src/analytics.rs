@@ -95,8 +95,14 @@ impl ActivityByDay {
     /// Every row as `(customer, day, amount_minor, transactions)`, in order.
     pub fn rows(&self) -> impl Iterator<Item = (&str, NaiveDate, i64, i64)> + '_ {
         self.customers.iter().enumerate().flat_map(move |(k, c)| {
-            self.rows_of(k)
-                .map(move |r| (c.as_str(), self.day[r], self.amount_minor[r], self.transactions[r]))
+            self.rows_of(k).map(move |r| {
+                (
+                    c.as_str(),
+                    self.day[r],
+                    self.amount_minor[r],
+                    self.transactions[r],
+                )
+            })
         })
     }
 }

@@ -31,6 +31,7 @@ pub async fn run_all(store: &dyn Store) {
     relationships_read_from_both_sides_and_erasure_clears_contacts(store).await;
     the_360_reads_as_its_parts(store).await;
     a_create_never_overwrites_a_stored_key(store).await;
+    score_pages_read_back_and_record_their_marker(store).await;
 }
 
 const LIMITS_360: crate::View360Limits = crate::View360Limits {
@@ -1246,4 +1247,150 @@ pub async fn names_found_by_the_index(store: &dyn Store) -> (Vec<String>, Vec<St
             .collect::<Vec<_>>()
     };
     (find("赵超然").await, find("赵超").await)
+}
+
+/// A page of scores written by `write_scores` (the analytics run's write; an engine may take a
+/// road of its own) reads back field by field and records its marker; writing the same
+/// customer and run again replaces the score; a page of a run that does not exist is refused
+/// whole, marker included.
+async fn score_pages_read_back_and_record_their_marker(store: &dyn Store) {
+    use crate::analytics::AnalyticsRun;
+    let day = |d| NaiveDate::from_ymd_opt(2030, 1, d).expect("a January day");
+    let run_id = "2030-01-31/conformance";
+    let started = AnalyticsRun {
+        run_id: run_id.to_owned(),
+        as_of: day(31),
+        model_version: "conformance".to_owned(),
+        params: "{}".to_owned(),
+        started_at: Utc::now(),
+        finished_at: None,
+        status: "running".to_owned(),
+        customers: 0,
+    };
+    assert!(store.start_analytics_run(&started).await.expect("start"));
+    let full = |tier: &str| full_score(run_id, tier);
+    let sparse = tables::CustomerScore {
+        customer_id: "C1".to_owned(),
+        frequency: None,
+        recency_weeks: None,
+        age_weeks: None,
+        monetary_minor: None,
+        rfm: None,
+        rfm_segment: None,
+        p_alive: None,
+        expected_purchases_90d: None,
+        clv_minor: None,
+        aum_minor: 0,
+        tier_below_since: None,
+        stage: "prospect".to_owned(),
+        segment: None,
+        ..full("一般")
+    };
+    let marker = |source: &str, batch_no| BatchMarker {
+        source: source.to_owned(),
+        batch_no,
+        records: 2,
+        loaded: 2,
+    };
+    let written = store
+        .write_scores(&marker(run_id, 0), vec![full("gold"), sparse.clone()])
+        .await
+        .expect("a page of scores");
+    assert_eq!(written, 2);
+    store
+        .write_scores(&marker(run_id, 1), vec![full("silver")])
+        .await
+        .expect("the same customer and run again");
+    assert_eq!(
+        store.committed_batches(run_id).await.expect("markers"),
+        [0, 1].into_iter().collect()
+    );
+    store
+        .finish_analytics_run(run_id, "completed", 2, "{}")
+        .await
+        .expect("finish");
+    let read = |id| async move {
+        let history = store.score_history(&cid(id), 12).await.expect("history");
+        history
+            .into_iter()
+            .find(|s| s.run_id == run_id)
+            .expect("the run's score")
+    };
+    for (id, want) in [("P1", full("silver")), ("C1", sparse)] {
+        let got = read(id).await;
+        assert_eq!(got, as_stored(want), "{id}");
+    }
+
+    let orphan = tables::CustomerScore {
+        run_id: "no-such-run".to_owned(),
+        ..full("gold")
+    };
+    store
+        .write_scores(&marker("no-such-run", 0), vec![orphan])
+        .await
+        .expect_err("a score of a run that does not exist");
+    assert!(
+        store
+            .committed_batches("no-such-run")
+            .await
+            .expect("markers")
+            .is_empty(),
+        "a refused page leaves no marker"
+    );
+}
+
+/// The row `score_history` gives for a written score.
+fn as_stored(score: tables::CustomerScore) -> crate::analytics::ScoreRow {
+    let (r, f, m) = score
+        .rfm
+        .map_or((None, None, None), |(r, f, m)| (Some(r), Some(f), Some(m)));
+    crate::analytics::ScoreRow {
+        customer_id: score.customer_id,
+        run_id: score.run_id,
+        as_of: score.as_of,
+        model_version: score.model_version,
+        frequency: score.frequency,
+        recency_weeks: score.recency_weeks,
+        age_weeks: score.age_weeks,
+        monetary_minor: score.monetary_minor,
+        rfm_r: r,
+        rfm_f: f,
+        rfm_m: m,
+        rfm_segment: score.rfm_segment,
+        p_alive: score.p_alive,
+        expected_purchases_90d: score.expected_purchases_90d,
+        clv_minor: score.clv_minor,
+        aum_minor: score.aum_minor,
+        tier: score.tier,
+        tier_since: score.tier_since,
+        tier_below_since: score.tier_below_since,
+        stage: score.stage,
+        segment: score.segment,
+    }
+}
+
+/// A score with every field set, of customer P1 in `run_id` (as of 2030-01-31).
+fn full_score(run_id: &str, tier: &str) -> tables::CustomerScore {
+    let day = |d| NaiveDate::from_ymd_opt(2030, 1, d).expect("a January day");
+    tables::CustomerScore {
+        customer_id: "P1".to_owned(),
+        run_id: run_id.to_owned(),
+        as_of: day(31),
+        model_version: "conformance".to_owned(),
+        frequency: Some(7),
+        recency_weeks: Some(20.142_857_142_857_142),
+        age_weeks: Some(51.5),
+        monetary_minor: Some(12_345.678),
+        rfm: Some((5, 4, 3)),
+        rfm_segment: Some("champions".to_owned()),
+        p_alive: Some(0.987_654_321),
+        expected_purchases_90d: Some(1.25),
+        clv_minor: Some(9_876_543),
+        aum_minor: 123_456_789,
+        tier: tier.to_owned(),
+        tier_since: day(2),
+        tier_below_since: Some(day(20)),
+        stage: "loyal".to_owned(),
+        segment: Some("k3".to_owned()),
+    }
 }

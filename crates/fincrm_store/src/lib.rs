@@ -193,6 +193,18 @@ pub trait Store: Send + Sync {
     async fn write(&self, marker: Option<&BatchMarker>, batches: &[TableBatch])
     -> StoreResult<u64>;
 
+    /// Writes one page of an analytics run's scores and its batch marker in one transaction
+    /// (a score of the same customer and run is replaced). The default goes through
+    /// [`Store::write`]; an engine may take a faster road for these large, plain pages.
+    async fn write_scores(
+        &self,
+        marker: &BatchMarker,
+        scores: Vec<tables::CustomerScore>,
+    ) -> StoreResult<u64> {
+        self.write(Some(marker), &[tables::customer_scores(&scores)])
+            .await
+    }
+
     /// Writes `batches` and appends the audit `entries` in one transaction: both land or
     /// neither does (every change made through the API).
     async fn write_audited(

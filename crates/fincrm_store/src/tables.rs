@@ -709,8 +709,20 @@ mod tests {
             ],
         };
         let cases = [
-            (batch(&[Some("x"), Some("x"), Some("y")], &[Some(1), Some(2), Some(1)]), false),
-            (batch(&[Some("x"), Some("y"), Some("x")], &[Some(1), Some(1), Some(1)]), true),
+            (
+                batch(
+                    &[Some("x"), Some("x"), Some("y")],
+                    &[Some(1), Some(2), Some(1)],
+                ),
+                false,
+            ),
+            (
+                batch(
+                    &[Some("x"), Some("y"), Some("x")],
+                    &[Some(1), Some(1), Some(1)],
+                ),
+                true,
+            ),
             // An empty text and none are one key to the exact pass.
             (batch(&[None, Some("")], &[Some(1), Some(1)]), true),
             (batch(&[Some("x"), Some("x")], &[None, Some(0)]), false),

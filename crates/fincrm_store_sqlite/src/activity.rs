@@ -74,7 +74,10 @@ pub(crate) fn daily_activity(
 
 /// The tier and stage state of every customer in the latest completed run other than
 /// `except_run` (what `Store::previous_scores` returns).
-pub(crate) fn previous_scores(conn: &Connection, except_run: &str) -> StoreResult<Vec<PreviousScore>> {
+pub(crate) fn previous_scores(
+    conn: &Connection,
+    except_run: &str,
+) -> StoreResult<Vec<PreviousScore>> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT customer_id, tier, tier_since, tier_below_since, stage FROM customer_score \
@@ -102,7 +105,10 @@ pub(crate) fn previous_scores(conn: &Connection, except_run: &str) -> StoreResul
 
 /// The latest completed run on or before `on_or_before` other than `except_run`, with every
 /// customer's AUM in it (what `Store::aum_history` returns).
-#[expect(clippy::type_complexity, reason = "the return type of Store::aum_history")]
+#[expect(
+    clippy::type_complexity,
+    reason = "the return type of Store::aum_history"
+)]
 pub(crate) fn aum_history(
     conn: &Connection,
     on_or_before: NaiveDate,

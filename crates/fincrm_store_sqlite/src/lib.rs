@@ -10,6 +10,7 @@
 mod activity;
 mod audit;
 mod auth;
+mod bulk;
 mod checkpoint;
 mod pii;
 mod read;
@@ -44,7 +45,7 @@ use std::time::Duration;
 const READERS: u32 = 4;
 
 /// Bytes a WAL file is cut back to when it starts over (64 MiB).
-const JOURNAL_SIZE_LIMIT: &str = "67108864";
+pub(crate) const JOURNAL_SIZE_LIMIT: &str = "67108864";
 
 /// SQLite binds at most 32766 parameters per statement; stay well below to keep statements short.
 const MAX_PARAMS_PER_STATEMENT: usize = 8000;
@@ -56,6 +57,9 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The hot reads (a 360, a bearer token), one job each: see [`read`].
     read: Arc<read::Readers>,
+    /// The analytics run's score pages, on a read-write rusqlite connection used only while
+    /// the sqlx writer is held: see [`bulk`].
+    bulk: Arc<read::Readers>,
     /// Checkpoints the WAL while any clone of the store lives.
     _checkpointer: Arc<checkpoint::Checkpointer>,
     /// Seals personal information on write and opens it on read (`fincrm_store::pii`); `None`
@@ -124,6 +128,10 @@ impl SqliteStore {
             .await?;
         let checkpointer = Arc::new(checkpoint::Checkpointer::start(options.get_filename())?);
         let read = Arc::new(read::Readers::open(options.get_filename(), READERS)?);
+        let bulk = Arc::new(read::Readers::open_bulk_writer(
+            options.get_filename(),
+            bulk::configure,
+        )?);
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(READERS)
@@ -133,6 +141,7 @@ impl SqliteStore {
             writer,
             reader,
             read,
+            bulk,
             _checkpointer: checkpointer,
             keyring: None,
         })
@@ -169,8 +178,12 @@ impl SqliteStore {
     }
 }
 
-fn insert_sql(batch: &TableBatch, rows: usize, on_conflict: OnConflict) -> String {
-    let spec = batch.spec;
+/// `INSERT` of `rows` rows of `spec`'s columns as `?` parameters, with `on_conflict`.
+pub(crate) fn insert_sql(
+    spec: &fincrm_store::TableSpec,
+    rows: usize,
+    on_conflict: OnConflict,
+) -> String {
     let cols = spec.columns.join(", ");
     let tuple = format!("({})", vec!["?"; spec.columns.len()].join(","));
     let values = vec![tuple.as_str(); rows].join(",");
@@ -217,7 +230,7 @@ async fn insert_batch(
     let total = batch.rows();
     let per_statement = (MAX_PARAMS_PER_STATEMENT / batch.spec.columns.len()).max(1);
     // Shared, not copied, by each full statement (tens of kilobytes of text).
-    let full_sql: Arc<str> = insert_sql(batch, per_statement.min(total), on_conflict).into();
+    let full_sql: Arc<str> = insert_sql(batch.spec, per_statement.min(total), on_conflict).into();
     let mut written = 0;
     let mut start = 0;
     while start < total {
@@ -225,7 +238,7 @@ async fn insert_batch(
         let sql = if n == per_statement.min(total) {
             Arc::clone(&full_sql)
         } else {
-            insert_sql(batch, n, on_conflict).into()
+            insert_sql(batch.spec, n, on_conflict).into()
         };
         let mut args = SqliteArguments::default();
         args.reserve(n * batch.columns.len(), 0);
@@ -399,6 +412,19 @@ impl Store for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(written)
+    }
+
+    async fn write_scores(
+        &self,
+        marker: &BatchMarker,
+        scores: Vec<fincrm_store::tables::CustomerScore>,
+    ) -> StoreResult<u64> {
+        // Held, idle, for the length of the job: no other write of this process meanwhile.
+        let _writer = self.writer.acquire().await?;
+        let marker = marker.clone();
+        self.bulk
+            .run(move |c| bulk::write_scores(c, &marker, &scores))
+            .await
     }
 
     async fn write_audited(

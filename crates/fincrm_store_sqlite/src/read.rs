@@ -56,27 +56,58 @@ impl Readers {
     /// Opens `threads` read-only connections to the database file at `path` (which the writer
     /// has created) and starts a thread for each.
     pub(crate) fn open(path: &Path, threads: u32) -> StoreResult<Self> {
+        Self::start(
+            path,
+            threads,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            "fincrm-sqlite-read",
+            |conn| {
+                // 64 MiB page cache a connection, as the sqlx readers; temporary b-trees in
+                // memory.
+                conn.pragma_update(None, "cache_size", -65536)?;
+                conn.pragma_update(None, "temp_store", "memory")?;
+                // Plans that do not depend on bound values: without this SQLite re-prepares a
+                // statement whenever a value it could plan with changes, e.g. every `LIMIT ?`
+                // (three of a 360's seven statements, every time: perf probes under bench/api
+                // load).
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+                Ok(())
+            },
+        )
+    }
+
+    /// One read-write connection on a thread of its own, set up as the sqlx writer is (WAL,
+    /// `synchronous=FULL`, foreign keys, `wal_autocheckpoint`): for the bulk writes of
+    /// [`crate::bulk`], made while the caller holds the sqlx writer.
+    pub(crate) fn open_bulk_writer(
+        path: &Path,
+        configure: fn(&Connection) -> rusqlite::Result<()>,
+    ) -> StoreResult<Self> {
+        Self::start(
+            path,
+            1,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            "fincrm-sqlite-bulk",
+            configure,
+        )
+    }
+
+    fn start(
+        path: &Path,
+        threads: u32,
+        flags: OpenFlags,
+        name: &str,
+        configure: fn(&Connection) -> rusqlite::Result<()>,
+    ) -> StoreResult<Self> {
         let (jobs, queue) = flume::unbounded::<Job>();
         for n in 0..threads {
-            let conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(db)?;
+            let conn = Connection::open_with_flags(path, flags).map_err(db)?;
             conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-            // 64 MiB page cache a connection, as the sqlx readers; temporary b-trees in memory.
-            conn.pragma_update(None, "cache_size", -65536).map_err(db)?;
-            conn.pragma_update(None, "temp_store", "memory")
-                .map_err(db)?;
             conn.set_prepared_statement_cache_capacity(64);
-            // Plans that do not depend on bound values: without this SQLite re-prepares a
-            // statement whenever a value it could plan with changes, e.g. every `LIMIT ?` (three
-            // of a 360's seven statements, every time: perf probes under bench/api load).
-            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
-                .map_err(db)?;
+            configure(&conn).map_err(db)?;
             let queue = queue.clone();
             std::thread::Builder::new()
-                .name(format!("fincrm-sqlite-read-{n}"))
+                .name(format!("{name}-{n}"))
                 .spawn(move || {
                     for job in &queue {
                         // A bug in one read costs that read (its caller sees the reader gone),
