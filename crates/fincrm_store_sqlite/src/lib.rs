@@ -933,17 +933,10 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<fincrm_store::analytics::CustomerFacts>> {
-        Ok(sqlx::query_as(
-            "SELECT c.customer_id, c.kind, c.opened_on, \
-                    CAST(COALESCE((SELECT sum(h.balance_minor) FROM holding h \
-                       WHERE h.customer_id = c.customer_id AND h.status <> 'closed' \
-                         AND h.product_type NOT IN ('loan', 'credit_card')), 0) AS BIGINT) AS aum_minor \
-               FROM customer c WHERE c.customer_id > ?1 ORDER BY c.customer_id LIMIT ?2",
-        )
-        .bind(after.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?)
+        let after = after.unwrap_or_default().to_owned();
+        self.read
+            .run(move |c| activity::customers(c, &after, limit))
+            .await
     }
 
     async fn analytics_activity(
