@@ -124,7 +124,12 @@ pub fn standardize(data: &[f64], d: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     }
     let z = data
         .chunks_exact(d)
-        .flat_map(|row| row.iter().zip(&means).zip(&sds).map(|((x, m), s)| (x - m) / s))
+        .flat_map(|row| {
+            row.iter()
+                .zip(&means)
+                .zip(&sds)
+                .map(|((x, m), s)| (x - m) / s)
+        })
         .collect();
     (z, means, sds)
 }
@@ -506,7 +511,10 @@ mod tests {
             for (a, b) in centroids.iter().zip(&want_centroids) {
                 assert!((a - b).abs() <= 1e-12, "k = {k}: {a} vs {b}");
             }
-            assert!((inertia - want_inertia).abs() <= 1e-9 * want_inertia, "k = {k}");
+            assert!(
+                (inertia - want_inertia).abs() <= 1e-9 * want_inertia,
+                "k = {k}"
+            );
         }
     }
 }
