@@ -598,10 +598,21 @@ async fn score_and_write(
         previous = previous.len(),
         "analytics: previous scores read"
     );
-    // Time spent in the store's writes, against the scoring between them.
-    let mut writing = std::time::Duration::ZERO;
     let retail_names: Vec<&str> = opts.tiers.bands.iter().map(|b| b.name.as_str()).collect();
-    let corporate_names = CORPORATE_TIER_NAMES;
+    let scorer = Scorer {
+        g: &g,
+        opts,
+        run_id,
+        end,
+        previous: &previous,
+        aum_then: &aum_then,
+        corporate_values: &corporate_values,
+        retail_names: &retail_names,
+        bgnbd,
+        clv: clv.as_deref(),
+        rfm: &rfm,
+        segment_of: &segment_of,
+    };
     let page = usize::try_from(opts.page_size).unwrap_or(20_000).max(1);
     let mut report = RunReport {
         run_id: run_id.to_owned(),
@@ -615,118 +626,42 @@ async fn score_and_write(
         stages: HashMap::new(),
         warnings,
     };
+    // Each page is scored while the one before is written: the store's write runs on a
+    // connection thread of its own, and scoring a page is the runtime thread's work.
+    // Time spent in the store's writes (with the scoring beside them).
+    let mut writing = std::time::Duration::ZERO;
+    // A scored page waiting to be written, and the customers done once it is.
+    let mut unwritten: Option<(BatchMarker, Vec<CustomerScore>, usize)> = None;
     for (page_no, chunk) in g.facts.chunks(page).enumerate() {
         let base = page_no * page;
-        let mut scores = Vec::with_capacity(chunk.len());
-        for (k, facts) in chunk.iter().enumerate() {
-            let i = base + k;
-            let row = g.summary_row[i];
-            let prev = previous
-                .binary_search_by(|p| p.customer_id.as_str().cmp(&facts.customer_id))
-                .ok()
-                .map(|at| &previous[at]);
-            let (x, t_x, t_cal) =
-                row.map_or((0, 0.0, 0.0), |r| (g.frequency[r], g.recency[r], g.age[r]));
-            let p_alive = row.and_then(|_| bgnbd.map(|m| m.p_alive(x, t_x, t_cal)));
-            let expected = row.and_then(|_| {
-                bgnbd.map(|m| m.conditional_expected_purchases(90.0 / 7.0, x, t_x, t_cal))
-            });
-            let clv_minor = row.and_then(|r| clv.as_ref().map(|v| v[r]).and_then(yuan_to_fen));
-
-            let (names, tier_index) = if facts.kind == "corporate" {
-                let tier = corporate_values
-                    .get(facts.customer_id.as_str())
-                    .map_or(CorporateTier::General, |v| opts.corporate_tiers.evaluate(v));
-                (&corporate_names[..], corporate_index(tier))
-            } else {
-                (&retail_names[..], opts.tiers.tier_index(facts.aum_minor))
-            };
-            let prev_state = prev.and_then(|p| {
-                let idx = names.iter().position(|n| *n == p.tier)?;
-                Some(TierState {
-                    tier: idx,
-                    assigned_day: day_number(p.tier_since),
-                    below_since: p.tier_below_since.map(day_number),
-                })
-            });
-            let tier_state = apply_grace(prev_state, tier_index, end, opts.tier_grace_days);
-            let tier = names
-                .get(tier_state.tier)
-                .map_or_else(String::new, |n| (*n).to_owned());
-
-            let tenure = facts
-                .opened_on
-                .map(|d| u32::try_from(end - day_number(d)).unwrap_or(0));
-            let stage = opts.lifecycle.evaluate(&LifecycleInput {
-                tenure_days: tenure,
-                days_since_last_activity: g.last_day[i]
-                    .map(|d| u32::try_from(end - d).unwrap_or(0)),
-                activity_90d: g.activity_90d[i],
-                activity_365d: g.activity_365d[i],
-                aum_now_minor: facts.aum_minor,
-                // Without a run from about a year ago (a new customer, a young installation)
-                // the trend is neutral.
-                aum_12m_ago_minor: aum_then
-                    .binary_search_by(|(id, _)| id.as_str().cmp(&facts.customer_id))
-                    .map_or(facts.aum_minor, |at| aum_then[at].1),
-                p_alive,
-                previous: prev.and_then(|p| stage_from_str(&p.stage)),
-            });
-            let stage = stage_name(stage).to_owned();
-            *report.tiers.entry(tier.clone()).or_default() += 1;
-            *report.stages.entry(stage.clone()).or_default() += 1;
-            let rfm = rfm[i];
-            scores.push(CustomerScore {
-                customer_id: facts.customer_id.clone(),
-                run_id: run_id.to_owned(),
-                as_of: opts.as_of,
-                model_version: MODEL_VERSION.to_owned(),
-                frequency: row.map(|_| i64::from(x)),
-                recency_weeks: row.map(|_| t_x),
-                age_weeks: row.map(|_| t_cal),
-                monetary_minor: row.map(|r| g.monetary[r]),
-                rfm: rfm.map(|s| (i64::from(s.r), i64::from(s.f), i64::from(s.m))),
-                rfm_segment: rfm.map(|s| {
-                    serde_json::to_value(s.segment())
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                }),
-                p_alive,
-                expected_purchases_90d: expected,
-                clv_minor,
-                aum_minor: facts.aum_minor,
-                tier,
-                tier_since: NaiveDate::from_num_days_from_ce_opt(tier_state.assigned_day)
-                    .unwrap_or(opts.as_of),
-                tier_below_since: tier_state
-                    .below_since
-                    .and_then(NaiveDate::from_num_days_from_ce_opt),
-                stage,
-                segment: segment_of
-                    .get(i)
-                    .copied()
-                    .flatten()
-                    .map(|l| format!("k{}", l + 1)),
-            });
+        let last_page_written = write_page(store, unwritten.take());
+        let scoring = async { scorer.page(base, chunk, &mut report.tiers, &mut report.stages) };
+        // `biased`: the write is sent to its thread before the scoring takes this one.
+        let (written, page_scores) = tokio::join!(biased; last_page_written, scoring);
+        if let Some((customers_done, took)) = written? {
+            writing += took;
+            report.pages_written += 1;
+            progress.progressed("write", customers_done);
         }
         let batch_no = i64::try_from(page_no).unwrap_or(i64::MAX);
         if done.contains(&batch_no) {
             report.pages_resumed += 1;
+            progress.progressed("write", base + chunk.len());
         } else {
-            let n = i64::try_from(scores.len()).unwrap_or(i64::MAX);
+            let n = i64::try_from(page_scores.len()).unwrap_or(i64::MAX);
             let marker = BatchMarker {
                 source: run_id.to_owned(),
                 batch_no,
                 records: n,
                 loaded: n,
             };
-            let write_started = std::time::Instant::now();
-            store.write_scores(&marker, scores).await?;
-            writing += write_started.elapsed();
-            report.pages_written += 1;
+            unwritten = Some((marker, page_scores, base + chunk.len()));
         }
-        progress.progressed("write", base + chunk.len());
+    }
+    if let Some((customers_done, took)) = write_page(store, unwritten).await? {
+        writing += took;
+        report.pages_written += 1;
+        progress.progressed("write", customers_done);
     }
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis(),
@@ -734,6 +669,168 @@ async fn score_and_write(
         "analytics: scores written"
     );
     Ok(report)
+}
+
+/// Writes a scored page, if there is one: the customers done with it and the time it took.
+async fn write_page(
+    store: &dyn Store,
+    page: Option<(BatchMarker, Vec<CustomerScore>, usize)>,
+) -> Result<Option<(usize, std::time::Duration)>, RunError> {
+    let Some((marker, scores, customers_done)) = page else {
+        return Ok(None);
+    };
+    let started = std::time::Instant::now();
+    store.write_scores(&marker, scores).await?;
+    Ok(Some((customers_done, started.elapsed())))
+}
+
+/// What scoring a customer reads besides the customer: the run's models, settings and the
+/// earlier runs' state.
+struct Scorer<'a> {
+    g: &'a Gathered,
+    opts: &'a RunOptions,
+    run_id: &'a str,
+    end: i32,
+    /// The previous run's state, sorted by customer number.
+    previous: &'a [fincrm_store::analytics::PreviousScore],
+    /// Balances of about a year ago, sorted by customer number.
+    aum_then: &'a [(String, i64)],
+    corporate_values: &'a HashMap<String, CorporateTierInput>,
+    retail_names: &'a [&'a str],
+    bgnbd: Option<BgNbdParams>,
+    /// CLV in yuan per summary row.
+    clv: Option<&'a [f64]>,
+    rfm: &'a [Option<fincrm_analytics::rfm::RfmScore>],
+    segment_of: &'a [Option<u32>],
+}
+
+impl Scorer<'_> {
+    /// The scores of the customers `chunk`, which start at `base` in the gathered facts,
+    /// counted into `tiers` and `stages`.
+    fn page(
+        &self,
+        base: usize,
+        chunk: &[CustomerFacts],
+        tiers: &mut HashMap<String, usize>,
+        stages: &mut HashMap<String, usize>,
+    ) -> Vec<CustomerScore> {
+        chunk
+            .iter()
+            .enumerate()
+            .map(|(k, facts)| {
+                let score = self.customer(base + k, facts);
+                *tiers.entry(score.tier.clone()).or_default() += 1;
+                *stages.entry(score.stage.clone()).or_default() += 1;
+                score
+            })
+            .collect()
+    }
+
+    /// The score of customer `i` of the gathered facts.
+    fn customer(&self, i: usize, facts: &CustomerFacts) -> CustomerScore {
+        let Self {
+            g,
+            opts,
+            run_id,
+            end,
+            previous,
+            aum_then,
+            corporate_values,
+            retail_names,
+            bgnbd,
+            clv,
+            rfm,
+            segment_of,
+        } = self;
+        let (end, bgnbd, run_id) = (*end, *bgnbd, *run_id);
+        let corporate_names = CORPORATE_TIER_NAMES;
+        let row = g.summary_row[i];
+        let prev = previous
+            .binary_search_by(|p| p.customer_id.as_str().cmp(&facts.customer_id))
+            .ok()
+            .map(|at| &previous[at]);
+        let (x, t_x, t_cal) =
+            row.map_or((0, 0.0, 0.0), |r| (g.frequency[r], g.recency[r], g.age[r]));
+        let p_alive = row.and_then(|_| bgnbd.map(|m| m.p_alive(x, t_x, t_cal)));
+        let expected = row.and_then(|_| {
+            bgnbd.map(|m| m.conditional_expected_purchases(90.0 / 7.0, x, t_x, t_cal))
+        });
+        let clv_minor = row.and_then(|r| clv.as_ref().map(|v| v[r]).and_then(yuan_to_fen));
+
+        let (names, tier_index) = if facts.kind == "corporate" {
+            let tier = corporate_values
+                .get(facts.customer_id.as_str())
+                .map_or(CorporateTier::General, |v| opts.corporate_tiers.evaluate(v));
+            (&corporate_names[..], corporate_index(tier))
+        } else {
+            (&retail_names[..], opts.tiers.tier_index(facts.aum_minor))
+        };
+        let prev_state = prev.and_then(|p| {
+            let idx = names.iter().position(|n| *n == p.tier)?;
+            Some(TierState {
+                tier: idx,
+                assigned_day: day_number(p.tier_since),
+                below_since: p.tier_below_since.map(day_number),
+            })
+        });
+        let tier_state = apply_grace(prev_state, tier_index, end, opts.tier_grace_days);
+        let tier = names
+            .get(tier_state.tier)
+            .map_or_else(String::new, |n| (*n).to_owned());
+
+        let tenure = facts
+            .opened_on
+            .map(|d| u32::try_from(end - day_number(d)).unwrap_or(0));
+        let stage = opts.lifecycle.evaluate(&LifecycleInput {
+            tenure_days: tenure,
+            days_since_last_activity: g.last_day[i].map(|d| u32::try_from(end - d).unwrap_or(0)),
+            activity_90d: g.activity_90d[i],
+            activity_365d: g.activity_365d[i],
+            aum_now_minor: facts.aum_minor,
+            // Without a run from about a year ago (a new customer, a young installation)
+            // the trend is neutral.
+            aum_12m_ago_minor: aum_then
+                .binary_search_by(|(id, _)| id.as_str().cmp(&facts.customer_id))
+                .map_or(facts.aum_minor, |at| aum_then[at].1),
+            p_alive,
+            previous: prev.and_then(|p| stage_from_str(&p.stage)),
+        });
+        let stage = stage_name(stage).to_owned();
+        let rfm = rfm[i];
+        CustomerScore {
+            customer_id: facts.customer_id.clone(),
+            run_id: run_id.to_owned(),
+            as_of: opts.as_of,
+            model_version: MODEL_VERSION.to_owned(),
+            frequency: row.map(|_| i64::from(x)),
+            recency_weeks: row.map(|_| t_x),
+            age_weeks: row.map(|_| t_cal),
+            monetary_minor: row.map(|r| g.monetary[r]),
+            rfm: rfm.map(|s| (i64::from(s.r), i64::from(s.f), i64::from(s.m))),
+            rfm_segment: rfm.map(|s| {
+                serde_json::to_value(s.segment())
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            }),
+            p_alive,
+            expected_purchases_90d: expected,
+            clv_minor,
+            aum_minor: facts.aum_minor,
+            tier,
+            tier_since: NaiveDate::from_num_days_from_ce_opt(tier_state.assigned_day)
+                .unwrap_or(opts.as_of),
+            tier_below_since: tier_state
+                .below_since
+                .and_then(NaiveDate::from_num_days_from_ce_opt),
+            stage,
+            segment: segment_of
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|l| format!("k{}", l + 1)),
+        }
+    }
 }
 
 /// What the fits over everybody give: the models and each customer's RFM scores.

@@ -327,6 +327,57 @@ async fn family_story(store: &dyn Store) {
 
 /// Corporates are tiered on their value figures by the corporate rules (公司级 / 部门级 / 一般),
 /// individuals on AUM; a corporate without figures is 一般.
+/// A run that died after writing some pages resumes with the others: the pages its markers
+/// name are skipped (their customers keep what the first attempt wrote; here, nothing), every
+/// other page is written, the last one included.
+async fn partial_resume_story(store: &dyn Store) {
+    let demo = fincrm_demo::DemoConfig {
+        customers: 500,
+        ..fincrm_demo::DemoConfig::default()
+    };
+    fincrm_service::demo::load(store, &demo, &()).await.unwrap();
+    let mut options = RunOptions::new(NaiveDate::from_ymd_opt(2026, 10, 31).unwrap());
+    options.page_size = 120; // pages 0..=4, the last one short
+    options.resume = true;
+    store
+        .start_analytics_run(&fincrm_store::analytics::AnalyticsRun {
+            run_id: options.run_id(),
+            as_of: options.as_of,
+            model_version: fincrm_service::analytics::MODEL_VERSION.to_owned(),
+            params: "{}".to_owned(),
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            status: "running".to_owned(),
+            customers: 0,
+        })
+        .await
+        .unwrap();
+    // The first attempt got as far as committing page 1's marker.
+    let marker = fincrm_store::BatchMarker {
+        source: options.run_id(),
+        batch_no: 1,
+        records: 120,
+        loaded: 120,
+    };
+    store.write(Some(&marker), &[]).await.unwrap();
+
+    let report = run(store, &options, &()).await.unwrap();
+    assert_eq!((report.pages_written, report.pages_resumed), (4, 1));
+    // Customers are paged in key order (the order `analytics_customers` lists them in): page 1
+    // is the 121st to the 240th.
+    let customers = store.analytics_customers(None, 1_000).await.unwrap();
+    assert_eq!(customers.len(), 500);
+    let mut unscored = Vec::new();
+    for (k, c) in customers.iter().enumerate() {
+        let id = fincrm_domain::CustomerId::parse(&c.customer_id).unwrap();
+        let history = store.score_history(&id, 10).await.unwrap();
+        if !history.iter().any(|s| s.run_id == options.run_id()) {
+            unscored.push(k);
+        }
+    }
+    assert_eq!(unscored, (120..240).collect::<Vec<_>>());
+}
+
 async fn corporate_tier_story(store: &dyn Store) {
     use fincrm_analytics::tiers::{CorporateTierInput, CorporateTierRules};
     use fincrm_service::analytics::CORPORATE_TIER_NAMES;
@@ -478,6 +529,11 @@ on_both_engines!(
     family_story,
     a_merged_family_is_scored_as_its_survivor_on_sqlite,
     a_merged_family_is_scored_as_its_survivor_on_postgres
+);
+on_both_engines!(
+    partial_resume_story,
+    a_run_resumes_with_the_pages_it_had_not_written_on_sqlite,
+    a_run_resumes_with_the_pages_it_had_not_written_on_postgres
 );
 on_both_engines!(
     corporate_tier_story,
