@@ -10,7 +10,6 @@
 //! the length of the job, so no other write of this process runs meanwhile, and another
 //! process waits on SQLite's lock as it would for any writer.
 
-use crate::read::db;
 use chrono::{SecondsFormat, Utc};
 use fincrm_store::tables::{CUSTOMER_SCORE, CustomerScore, iso_date};
 use fincrm_store::{BatchMarker, OnConflict, StoreError, StoreResult};
@@ -94,15 +93,16 @@ pub(crate) fn write_scores(
 }
 
 /// A rusqlite error of a write as the store's: a broken constraint is a conflict, as through
-/// sqlx.
+/// sqlx; a database another process keeps locked past the busy timeout is unavailable.
 fn write_error(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error() {
-        Some(code) if code.code == rusqlite::ErrorCode::ConstraintViolation => {
-            StoreError::Conflict {
-                constraint: e.to_string(),
-            }
+    match e.sqlite_error().map(|code| code.code) {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict {
+            constraint: e.to_string(),
+        },
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(anyhow::Error::new(e).context("SQLite write"))
         }
-        _ => db(e),
+        _ => StoreError::Other(anyhow::Error::new(e).context("SQLite write")),
     }
 }
 

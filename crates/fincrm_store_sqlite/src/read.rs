@@ -35,7 +35,8 @@ use std::time::Duration;
 /// A read sent to a reader thread.
 type Job = Box<dyn FnOnce(&Connection) + Send>;
 
-/// Reader threads, each owning one read-only connection, taking jobs from one queue. They end
+/// Threads each owning one rusqlite connection, taking jobs from one queue: the read-only
+/// readers ([`Readers::open`]) and the one bulk writer ([`Readers::open_bulk_writer`]). They end
 /// (and close their connections) when the last handle is dropped.
 pub(crate) struct Readers {
     jobs: flume::Sender<Job>,
