@@ -406,8 +406,8 @@ struct Parsed {
 /// Reads a transaction CSV (comma-separated, with a header row).
 ///
 /// Two threads: one parses the CSV (fields, dates, amounts) and hands rows on in chunks, the
-/// other interns the customer ids and builds the columns. Each was about half of a
-/// single-threaded read (20M rows), so on two cores the read takes about half as long. Bad
+/// other interns the customer ids and builds the columns, side by side on two cores (the
+/// README's analytics figures: RFM from CSV went from behind Polars and DuckDB to ahead). Bad
 /// input stops the parser at the first bad row with its line, as before.
 pub fn read_transactions(path: &Path, opts: &ReadOptions<'_>) -> Result<Transactions, FitError> {
     let file = File::open(path).map_err(|source| FitError::Open {
