@@ -65,6 +65,23 @@ async fn the_360_reads_the_same_scores(
     );
 }
 
+/// Marks the run of `options` started, as another process that never finished it would have.
+async fn start_elsewhere(store: &dyn Store, options: &RunOptions) {
+    store
+        .start_analytics_run(&fincrm_store::analytics::AnalyticsRun {
+            run_id: options.run_id(),
+            as_of: options.as_of,
+            model_version: fincrm_service::analytics::MODEL_VERSION.to_owned(),
+            params: "{}".to_owned(),
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            status: "running".to_owned(),
+            customers: 0,
+        })
+        .await
+        .unwrap();
+}
+
 async fn story(store: &dyn Store) {
     let demo = fincrm_demo::DemoConfig {
         customers: 1500,
@@ -140,19 +157,7 @@ async fn story(store: &dyn Store) {
 
     // A run that was started elsewhere and never completed is not run twice by accident…
     let next = RunOptions::new(as_of.succ_opt().unwrap());
-    store
-        .start_analytics_run(&fincrm_store::analytics::AnalyticsRun {
-            run_id: next.run_id(),
-            as_of: next.as_of,
-            model_version: fincrm_service::analytics::MODEL_VERSION.to_owned(),
-            params: "{}".to_owned(),
-            started_at: chrono::Utc::now(),
-            finished_at: None,
-            status: "running".to_owned(),
-            customers: 0,
-        })
-        .await
-        .unwrap();
+    start_elsewhere(store, &next).await;
     assert!(matches!(
         run(store, &next, &()).await,
         Err(RunError::InProgress(_))
@@ -339,19 +344,7 @@ async fn partial_resume_story(store: &dyn Store) {
     let mut options = RunOptions::new(NaiveDate::from_ymd_opt(2026, 10, 31).unwrap());
     options.page_size = 120; // pages 0..=4, the last one short
     options.resume = true;
-    store
-        .start_analytics_run(&fincrm_store::analytics::AnalyticsRun {
-            run_id: options.run_id(),
-            as_of: options.as_of,
-            model_version: fincrm_service::analytics::MODEL_VERSION.to_owned(),
-            params: "{}".to_owned(),
-            started_at: chrono::Utc::now(),
-            finished_at: None,
-            status: "running".to_owned(),
-            customers: 0,
-        })
-        .await
-        .unwrap();
+    start_elsewhere(store, &options).await;
     // The first attempt got as far as committing page 1's marker.
     let marker = fincrm_store::BatchMarker {
         source: options.run_id(),

@@ -65,9 +65,21 @@ impl ActivityByDay {
     /// Appends a day of `customer`, which must be the last customer pushed or come after it.
     pub fn push(&mut self, customer: &str, day: NaiveDate, amount_minor: i64, transactions: i64) {
         if self.customers.last().is_none_or(|c| c != customer) {
-            self.customers.push(customer.to_owned());
-            self.ends.push(self.day.len());
+            self.start_customer(customer);
         }
+        self.push_day(day, amount_minor, transactions);
+    }
+
+    /// Starts the rows of `customer`, which comes after every customer so far (a reader that
+    /// knows where a customer starts calls this and [`Self::push_day`], sparing the comparison
+    /// [`Self::push`] makes on every row).
+    pub fn start_customer(&mut self, customer: &str) {
+        self.customers.push(customer.to_owned());
+        self.ends.push(self.day.len());
+    }
+
+    /// Appends a day of the last customer started.
+    pub fn push_day(&mut self, day: NaiveDate, amount_minor: i64, transactions: i64) {
         self.day.push(day);
         self.amount_minor.push(amount_minor);
         self.transactions.push(transactions);

@@ -158,12 +158,7 @@ impl TableBatch {
     /// Drops earlier rows whose key repeats later in the batch, so the last version of a row
     /// wins on every engine (PostgreSQL refuses to update one row twice in one statement).
     pub fn keep_last_per_key(&mut self) {
-        let key_idx: Vec<usize> = self
-            .spec
-            .key
-            .iter()
-            .filter_map(|k| self.spec.columns.iter().position(|c| c == k))
-            .collect();
+        let key_idx = self.key_columns();
         let rows = self.rows();
         let mut seen = std::collections::HashSet::with_capacity(rows);
         let mut keep = vec![false; rows];
@@ -189,10 +184,8 @@ impl TableBatch {
     pub fn repeats_a_key(&self) -> bool {
         use std::hash::{BuildHasher, Hash, Hasher};
         let key_columns: Vec<&ColumnData> = self
-            .spec
-            .key
-            .iter()
-            .filter_map(|k| self.spec.columns.iter().position(|c| c == k))
+            .key_columns()
+            .into_iter()
             .map(|c| &self.columns[c])
             .collect();
         let hasher = std::hash::RandomState::new();
@@ -216,6 +209,15 @@ impl TableBatch {
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.columns.first().map_or(0, ColumnData::len)
+    }
+
+    /// Where the key columns are among the columns.
+    fn key_columns(&self) -> Vec<usize> {
+        self.spec
+            .key
+            .iter()
+            .filter_map(|k| self.spec.columns.iter().position(|c| c == k))
+            .collect()
     }
 }
 

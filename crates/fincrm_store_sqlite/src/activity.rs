@@ -66,8 +66,9 @@ pub(crate) fn daily_activity(
         }
         if !same_customer {
             settle_last_customer(&mut out);
+            out.start_customer(customer);
         }
-        out.push(customer, day, amount, 1);
+        out.push_day(day, amount, 1);
     }
     settle_last_customer(&mut out);
     Ok(out)
@@ -174,21 +175,25 @@ fn optional_date_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<NaiveDat
     }
 }
 
-/// The `YYYY-MM-DD` date in column `i` (other date text through chrono, as sqlx would read it).
+/// The date of `YYYY-MM-DD` text by the fast reader; other text through chrono's `%Y-%m-%d`, as
+/// sqlx would read it.
+fn date_of(text: &str) -> Option<NaiveDate> {
+    parse_iso_date(text).or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+}
+
+/// The date in column `i` ([`date_of`]).
 fn date_at(row: &Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
     let text = row
         .get_ref(i)?
         .as_str()
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))?;
-    parse_iso_date(text)
-        .or_else(|| NaiveDate::parse_from_str(text, "%F").ok())
-        .ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                i,
-                Type::Text,
-                format!("{text:?} is not a date").into(),
-            )
-        })
+    date_of(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            Type::Text,
+            format!("{text:?} is not a date").into(),
+        )
+    })
 }
 
 fn add_to_last_row(out: &mut ActivityByDay, amount_minor: i64, transactions: i64) {
@@ -259,9 +264,7 @@ impl LocalDays {
             let date = if b[..10] == self.last_date.0 {
                 self.last_date.1
             } else {
-                let text = instant.get(..10)?;
-                let d = fincrm_store::tables::parse_iso_date(text)
-                    .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())?;
+                let d = date_of(instant.get(..10)?)?;
                 self.last_date = (b[..10].try_into().ok()?, d);
                 d
             };
