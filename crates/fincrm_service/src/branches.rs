@@ -3,14 +3,19 @@
 //! office, every node under a higher level, no loops) and audited (`branch.create`,
 //! `branch.update`, with before and after).
 //!
+//! Each change is decided inside the store's writing transaction, with every other tree change
+//! held off ([`Store::edit_branches`]), so two changes each valid alone cannot both pass against
+//! the same tree, even from two server processes.
+//!
 //! A move changes data scope at once: a branch manager's subtree is read from the tree on every
 //! request. Branches are not deleted: staff, customers and history name them.
 
-use crate::customers::{Caller, CustomerError, as_field, audit_entry, created};
+use crate::customers::{Caller, CustomerError, as_field, audit_entry};
 use crate::staff::require_admin;
 use fincrm_domain::org::check_tree_change;
 use fincrm_domain::{Branch, BranchId, BranchLevel};
-use fincrm_store::{NewAuditEntry, Store, tables};
+use fincrm_store::tree::{TreeDecision, TreeEdit, TreeRefusal};
+use fincrm_store::{NewAuditEntry, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// A branch of the organisation tree.
@@ -75,12 +80,6 @@ pub struct BranchPatch {
 }
 
 const MANAGES: &str = "only administrators (with the admin scope) manage branches";
-
-/// Serialises tree changes in this process: each is checked against the whole tree, so two
-/// changes each valid alone (a branch moved under B2 while B2 becomes a sub-branch) must not
-/// both pass against the same tree. Another server process changing the tree at the same
-/// instant is not covered (branch changes are rare administrator acts).
-static TREE_CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const TAKEN: &str = "a branch with this code exists";
 
 fn entry(caller: &Caller<'_>, action: &str, branch: &str) -> NewAuditEntry {
@@ -100,8 +99,22 @@ fn level_of(raw: &str) -> Result<BranchLevel, CustomerError> {
     as_field("level", BranchLevel::parse(raw))
 }
 
-fn placed(tree: &[Branch], node: &Branch) -> Result<(), CustomerError> {
-    check_tree_change(tree, node).map_err(CustomerError::Invalid)
+fn name_of(raw: &str) -> Result<String, CustomerError> {
+    fincrm_domain::party::parse_name("name", raw).map_err(CustomerError::Invalid)
+}
+
+/// Runs `edit` against the tree inside the store's writing transaction (so a change racing
+/// this one, in this process or another, is checked against the tree this one leaves).
+async fn edit_tree(store: &dyn Store, edit: TreeEdit<'_>) -> Result<BranchView, CustomerError> {
+    match store.edit_branches(edit).await {
+        Ok(Ok(branch)) => Ok(BranchView::from(&branch)),
+        Ok(Err(TreeRefusal::NotFound)) => Err(CustomerError::NotFound),
+        Ok(Err(TreeRefusal::Taken)) | Err(StoreError::Conflict { .. }) => {
+            Err(CustomerError::Conflict(TAKEN))
+        }
+        Ok(Err(TreeRefusal::Invalid(e))) => Err(CustomerError::Invalid(e)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Opens a branch (audited `branch.create`). 409 when the code is taken.
@@ -113,25 +126,22 @@ pub async fn create(
     require_admin(caller.principal, MANAGES)?;
     let branch = Branch {
         id: as_field("id", BranchId::parse(&new.id))?,
-        name: fincrm_domain::party::parse_name("name", &new.name)
-            .map_err(CustomerError::Invalid)?,
+        name: name_of(&new.name)?,
         parent: parent_of(new.parent.as_deref())?,
         level: level_of(&new.level)?,
     };
-    let _one_change_at_a_time = TREE_CHANGES.lock().await;
-    let tree = store.branches().await?;
-    if tree.iter().any(|b| b.id == branch.id) {
-        return Err(CustomerError::Conflict(TAKEN));
-    }
-    placed(&tree, &branch)?;
-    let written = store
-        .create_audited(
-            &[tables::branches(std::slice::from_ref(&branch))],
-            &[entry(caller, "branch.create", branch.id.as_str()).after(json(&branch))],
-        )
-        .await;
-    created(written, TAKEN)?;
-    Ok(BranchView::from(&branch))
+    let created = entry(caller, "branch.create", branch.id.as_str()).after(json(&branch));
+    edit_tree(store, &|tree: &[Branch]| {
+        if tree.iter().any(|b| b.id == branch.id) {
+            return Err(TreeRefusal::Taken);
+        }
+        check_tree_change(tree, &branch).map_err(TreeRefusal::Invalid)?;
+        Ok(TreeDecision::Write {
+            branch: branch.clone(),
+            entry: Box::new(created.clone()),
+        })
+    })
+    .await
 }
 
 /// Renames, moves or re-levels a branch (audited `branch.update` with before and after).
@@ -142,35 +152,37 @@ pub async fn update(
     patch: &BranchPatch,
 ) -> Result<BranchView, CustomerError> {
     require_admin(caller.principal, MANAGES)?;
-    let _one_change_at_a_time = TREE_CHANGES.lock().await;
-    let tree = store.branches().await?;
-    let before = tree
-        .iter()
-        .find(|b| b.id.as_str() == id)
-        .cloned()
-        .ok_or(CustomerError::NotFound)?;
-    let mut after = before.clone();
-    if let Some(name) = &patch.name {
-        after.name =
-            fincrm_domain::party::parse_name("name", name).map_err(CustomerError::Invalid)?;
-    }
-    if patch.parent.is_some() {
-        after.parent = parent_of(patch.parent.as_deref())?;
-    }
-    if let Some(level) = &patch.level {
-        after.level = level_of(level)?;
-    }
-    if after == before {
-        return Ok(BranchView::from(&after));
-    }
-    placed(&tree, &after)?;
-    store
-        .write_audited(
-            &[tables::branches(std::slice::from_ref(&after))],
-            &[entry(caller, "branch.update", id)
-                .before(json(&before))
-                .after(json(&after))],
-        )
-        .await?;
-    Ok(BranchView::from(&after))
+    let name = patch.name.as_deref().map(name_of).transpose()?;
+    let parent = patch
+        .parent
+        .as_deref()
+        .map(|p| parent_of(Some(p)))
+        .transpose()?;
+    let level = patch.level.as_deref().map(level_of).transpose()?;
+    let updated = entry(caller, "branch.update", id);
+    edit_tree(store, &|tree: &[Branch]| {
+        let before = tree
+            .iter()
+            .find(|b| b.id.as_str() == id)
+            .ok_or(TreeRefusal::NotFound)?;
+        let mut after = before.clone();
+        if let Some(name) = &name {
+            after.name.clone_from(name);
+        }
+        if let Some(parent) = &parent {
+            after.parent.clone_from(parent);
+        }
+        if let Some(level) = level {
+            after.level = level;
+        }
+        if &after == before {
+            return Ok(TreeDecision::Unchanged(after));
+        }
+        check_tree_change(tree, &after).map_err(TreeRefusal::Invalid)?;
+        Ok(TreeDecision::Write {
+            entry: Box::new(updated.clone().before(json(before)).after(json(&after))),
+            branch: after,
+        })
+    })
+    .await
 }

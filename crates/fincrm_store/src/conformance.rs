@@ -1394,3 +1394,94 @@ fn full_score(run_id: &str, tier: &str) -> tables::CustomerScore {
         segment: Some("k3".to_owned()),
     }
 }
+
+fn branch_created(branch: &fincrm_domain::Branch) -> crate::tree::TreeDecision {
+    crate::tree::TreeDecision::Write {
+        branch: branch.clone(),
+        entry: Box::new(crate::NewAuditEntry::new(
+            Utc::now(),
+            "admin",
+            "branch.create",
+            "branch",
+            branch.id.as_str(),
+        )),
+    }
+}
+
+/// [`Store::edit_branches`] from two handles on one database, as from two server processes: an
+/// edit that starts while another is deciding waits for it, and decides against the tree the
+/// first one leaves. Without that, two changes each valid alone could both pass.
+///
+/// The first edit holds its decision for 300 ms on a blocked thread, so the caller's runtime
+/// needs two worker threads (`#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`).
+pub async fn tree_edits_wait_for_each_other(first: Arc<dyn Store>, second: Arc<dyn Store>) {
+    use crate::tree::{TreeDecision, TreeRefusal};
+    use fincrm_domain::{Branch, BranchLevel};
+    let head = Branch {
+        id: "TREE-HO".parse().expect("branch"),
+        name: "总行".to_owned(),
+        parent: None,
+        level: BranchLevel::HeadOffice,
+    };
+    let deciding = Arc::new(tokio::sync::Notify::new());
+    let first_edit = {
+        let (deciding, head) = (Arc::clone(&deciding), head.clone());
+        tokio::spawn(async move {
+            first
+                .edit_branches(&|_tree: &[Branch]| {
+                    deciding.notify_one();
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok(branch_created(&head))
+                })
+                .await
+        })
+    };
+    deciding.notified().await;
+    let seen = std::sync::Mutex::new(Vec::new());
+    let second_edit = second
+        .edit_branches(&|tree: &[Branch]| {
+            if let Ok(mut seen) = seen.lock() {
+                seen.extend(tree.iter().map(|b| b.id.as_str().to_owned()));
+            }
+            if tree.iter().any(|b| b.id == head.id) {
+                Err(TreeRefusal::Taken)
+            } else {
+                Ok(branch_created(&head))
+            }
+        })
+        .await
+        .expect("the second edit runs");
+    let first_edit = first_edit
+        .await
+        .expect("the first edit's task")
+        .expect("the first edit runs");
+    assert_eq!(first_edit.expect("the first edit writes"), head);
+    assert!(
+        matches!(second_edit, Err(TreeRefusal::Taken)),
+        "the second edit decided before the first was written: it saw the tree {seen:?} and \
+         returned {second_edit:?}"
+    );
+
+    // A refusal and an unchanged decision write nothing.
+    let refused = second
+        .edit_branches(&|_tree: &[Branch]| {
+            Err(TreeRefusal::Invalid(fincrm_domain::ValidationError::new(
+                "level", "refused",
+            )))
+        })
+        .await
+        .expect("a refused edit runs");
+    assert!(matches!(refused, Err(TreeRefusal::Invalid(_))));
+    let unchanged = second
+        .edit_branches(&|tree: &[Branch]| {
+            tree.iter()
+                .find(|b| b.id == head.id)
+                .cloned()
+                .map(TreeDecision::Unchanged)
+                .ok_or(TreeRefusal::NotFound)
+        })
+        .await
+        .expect("an unchanged edit runs");
+    assert_eq!(unchanged.expect("unchanged"), head);
+    assert_eq!(second.branches().await.expect("tree"), vec![head]);
+}

@@ -19,6 +19,7 @@ pub mod rows;
 pub mod search;
 pub mod sql;
 pub mod tables;
+pub mod tree;
 
 pub use audit::{AuditStore, NewAuditEntry};
 pub use auth::AuthStore;
@@ -382,6 +383,15 @@ pub trait Store: Send + Sync {
 
     /// The organisation tree: every branch, by code.
     async fn branches(&self) -> StoreResult<Vec<fincrm_domain::Branch>>;
+
+    /// Changes the organisation tree: in one transaction, holds off every other change to the
+    /// tree (from this process or another on the same database), reads the tree, lets `edit`
+    /// decide against it and writes the decision with its audit entry. A refusal writes
+    /// nothing. Returns the branch as it now stands.
+    async fn edit_branches(
+        &self,
+        edit: tree::TreeEdit<'_>,
+    ) -> StoreResult<Result<fincrm_domain::Branch, tree::TreeRefusal>>;
 
     /// Records `merge` (the merged record points at the survivor and reads as merged) with
     /// the audit `entries`, in one transaction. `false`, writing nothing, when the merged

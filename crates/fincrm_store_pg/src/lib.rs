@@ -865,6 +865,43 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn edit_branches(
+        &self,
+        edit: fincrm_store::tree::TreeEdit<'_>,
+    ) -> StoreResult<Result<fincrm_domain::Branch, fincrm_store::tree::TreeRefusal>> {
+        use fincrm_store::tree::{TreeDecision, is_new};
+        // SHARE ROW EXCLUSIVE conflicts with itself and with every row write to `branch`
+        // (an import's included) but not with reads: other tree changes wait, scoped reads go on.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("LOCK TABLE branch IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let sql = format!("SELECT {BRANCH_COLUMNS} FROM branch ORDER BY branch_id");
+        let tree = sqlx::query_as::<_, BranchRow>(AssertSqlSafe(sql))
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(fincrm_domain::Branch::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let (branch, entry) = match edit(&tree) {
+            Err(refused) => return Ok(Err(refused)),
+            Ok(TreeDecision::Unchanged(branch)) => return Ok(Ok(branch)),
+            Ok(TreeDecision::Write { branch, entry }) => (branch, entry),
+        };
+        let entries = std::slice::from_ref(&*entry);
+        fincrm_store::audit::check_entries(entries)?;
+        let rows = if is_new(&tree, &branch) {
+            Rows::New
+        } else {
+            Rows::AsSpecified
+        };
+        let batch = fincrm_store::tables::branches(std::slice::from_ref(&branch));
+        write_in(&mut tx, self.keyring.as_deref(), None, &[batch], rows).await?;
+        audit::append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(Ok(branch))
+    }
+
     async fn merge_customers(
         &self,
         merge: &MergeRecord,

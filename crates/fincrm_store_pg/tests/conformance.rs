@@ -127,3 +127,24 @@ async fn postgres_store_seals_personal_information_with_a_keyring() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_edits_from_two_processes_wait_for_each_other() {
+    let Some(url) = test_url() else { return };
+    let schema = fresh_schema("tree");
+    let first = PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
+    first.migrate().await.unwrap();
+    let second = PgStore::connect_in_schema(&url, Some(&schema))
+        .await
+        .unwrap();
+    let drop_schema = format!("DROP SCHEMA {schema} CASCADE");
+    let pool = first.pool().clone();
+    fincrm_store::conformance::tree_edits_wait_for_each_other(Arc::new(first), Arc::new(second))
+        .await;
+    sqlx::query(sqlx::AssertSqlSafe(drop_schema))
+        .execute(&pool)
+        .await
+        .unwrap();
+}

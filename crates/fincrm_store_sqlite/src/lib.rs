@@ -650,6 +650,40 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn edit_branches(
+        &self,
+        edit: fincrm_store::tree::TreeEdit<'_>,
+    ) -> StoreResult<Result<fincrm_domain::Branch, fincrm_store::tree::TreeRefusal>> {
+        use fincrm_store::tree::{TreeDecision, is_new};
+        // BEGIN IMMEDIATE takes the database's write lock at once: every other writer, in
+        // this process or another, waits until this transaction ends.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!("SELECT {BRANCH_COLUMNS} FROM branch ORDER BY branch_id");
+        let tree = sqlx::query_as::<_, BranchRow>(AssertSqlSafe(sql))
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(fincrm_domain::Branch::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let (branch, entry) = match edit(&tree) {
+            Err(refused) => return Ok(Err(refused)),
+            Ok(TreeDecision::Unchanged(branch)) => return Ok(Ok(branch)),
+            Ok(TreeDecision::Write { branch, entry }) => (branch, entry),
+        };
+        let entries = std::slice::from_ref(&*entry);
+        fincrm_store::audit::check_entries(entries)?;
+        let rows = if is_new(&tree, &branch) {
+            Rows::New
+        } else {
+            Rows::AsSpecified
+        };
+        let batch = fincrm_store::tables::branches(std::slice::from_ref(&branch));
+        write_in(&mut tx, self.keyring.as_deref(), None, &[batch], rows).await?;
+        audit::append_in(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(Ok(branch))
+    }
+
     async fn merge_customers(
         &self,
         merge: &MergeRecord,

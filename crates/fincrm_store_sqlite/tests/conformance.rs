@@ -140,3 +140,14 @@ async fn sqlite_store_seals_personal_information_with_a_keyring() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_edits_from_two_processes_wait_for_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tree.db");
+    let first = SqliteStore::open(&path).await.unwrap();
+    first.migrate().await.unwrap();
+    let second = SqliteStore::open(&path).await.unwrap();
+    fincrm_store::conformance::tree_edits_wait_for_each_other(Arc::new(first), Arc::new(second))
+        .await;
+}
