@@ -134,16 +134,11 @@ async fn a_killed_import_leaves_whole_batches_and_a_rerun_completes_it_on_sqlite
 
 #[tokio::test]
 async fn a_killed_import_leaves_whole_batches_and_a_rerun_completes_it_on_postgres() {
-    let Ok(base) = std::env::var("FINCRM_TEST_PG_URL") else {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL kill test did not run");
+    let Some(base) = fincrm_store_pg::testing::url_or_skip("the import kill test") else {
         return;
     };
     // A database of its own: the importer connects with the plain URL (no schema option).
-    let name = format!(
-        "fincrm_kill_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
+    let name = fincrm_store_pg::testing::unique_name("kill");
     let admin = fincrm_store_pg::PgStore::connect(&base).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(admin.pool())

@@ -8,7 +8,6 @@
 use chrono::NaiveDate;
 use fincrm_service::analytics::{RunError, RunOptions, run};
 use fincrm_store::Store;
-use sqlx::Executor as _;
 
 /// Lists filter on the latest run's tier and stage: as many customers as the run reported.
 async fn lists_filter_on_the_latest_run(
@@ -482,28 +481,13 @@ macro_rules! on_both_engines {
 
         #[tokio::test]
         async fn $postgres() {
-            let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
-                eprintln!(
-                    "SKIPPED: FINCRM_TEST_PG_URL is not set; {} did not run on PostgreSQL",
-                    stringify!($story)
-                );
+            use fincrm_store_pg::testing::{TestSchema, url_or_skip};
+            let Some(url) = url_or_skip(stringify!($story)) else {
                 return;
             };
-            let schema = format!(
-                "t_analytics_{}_{}",
-                std::process::id(),
-                chrono::Utc::now().timestamp_micros()
-            );
-            let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
-                .await
-                .unwrap();
-            store.migrate().await.unwrap();
-            $story(&store).await;
-            store
-                .pool()
-                .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .await
-                .unwrap();
+            let schema = TestSchema::migrated(&url, "analytics").await.unwrap();
+            $story(&schema.store).await;
+            schema.drop().await.unwrap();
         }
     };
 }

@@ -113,27 +113,11 @@ async fn sqlite(name: &str, config: AuthConfig) -> (Fixture, tempfile::TempDir) 
 }
 
 async fn pg(url: &str, name: &str, config: AuthConfig) -> Fixture {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!("t_auth_{name}_{}_{nanos}", std::process::id());
-    let store = fincrm_store_pg::PgStore::connect_in_schema(url, Some(&schema))
+    let schema = fincrm_store_pg::testing::TestSchema::migrated(url, &format!("auth_{name}"))
         .await
         .unwrap();
-    store.migrate().await.unwrap();
-    let raw = Box::new(PgRaw(store.pool().clone()));
-    fixture(Arc::new(store), raw, config)
-}
-
-fn pg_url() -> Option<String> {
-    let url = std::env::var("FINCRM_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if url.is_none() {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL auth suite did not run");
-    }
-    url
+    let raw = Box::new(PgRaw(schema.store.pool().clone()));
+    fixture(Arc::new(schema.store), raw, config)
 }
 
 /// Runs `story` on SQLite and, when configured, on PostgreSQL.
@@ -144,7 +128,7 @@ where
 {
     let (fx, _dir) = sqlite(name, config).await;
     story(fx).await;
-    if let Some(url) = pg_url() {
+    if let Some(url) = fincrm_store_pg::testing::url_or_skip("the auth suite") {
         story(pg(&url, name, config).await).await;
     }
 }

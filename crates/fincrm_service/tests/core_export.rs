@@ -8,6 +8,7 @@ use chrono::{FixedOffset, NaiveDate};
 use fincrm_domain::CustomerId;
 use fincrm_service::import::{ImportOptions, Mapping, NoProgress, import};
 use fincrm_store::Store;
+use fincrm_store_pg::testing::{TestSchema, url_or_skip};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -273,58 +274,32 @@ async fn the_sample_extract_loads_as_expected_on_sqlite_with_encryption() {
 
 #[tokio::test]
 async fn the_sample_extract_loads_as_expected_on_postgres_with_encryption() {
-    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL import test did not run");
+    let Some(url) = url_or_skip("the sealed core-export import") else {
         return;
     };
-    let schema = format!(
-        "t_core_export_sealed_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
     let keyring = std::sync::Arc::new(fincrm_crypto::Keyring::generate().unwrap());
-    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
+    let schema = TestSchema::migrated_with_keyring(&url, "core_export_sealed", keyring)
         .await
-        .unwrap()
-        .with_keyring(keyring);
-    store.migrate().await.unwrap();
-    load_and_compare(&store).await;
+        .unwrap();
+    load_and_compare(&schema.store).await;
     let plain: i64 = sqlx::query_scalar(
         "SELECT count(id_number) + count(phone) + count(email) + count(address) FROM customer",
     )
-    .fetch_one(store.pool())
+    .fetch_one(schema.store.pool())
     .await
     .unwrap();
     assert_eq!(plain, 0, "no plaintext PI column is written");
-    sqlx_drop(&store, &schema).await;
+    schema.drop().await.unwrap();
 }
 
 #[tokio::test]
 async fn the_sample_extract_loads_as_expected_on_postgres() {
-    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL import test did not run");
+    let Some(url) = url_or_skip("the core-export import") else {
         return;
     };
-    let schema = format!(
-        "t_core_export_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
-    let store = fincrm_store_pg::PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    load_and_compare(&store).await;
-    sqlx_drop(&store, &schema).await;
-}
-
-async fn sqlx_drop(store: &fincrm_store_pg::PgStore, schema: &str) {
-    use sqlx::Executor as _;
-    store
-        .pool()
-        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .await
-        .unwrap();
+    let schema = TestSchema::migrated(&url, "core_export").await.unwrap();
+    load_and_compare(&schema.store).await;
+    schema.drop().await.unwrap();
 }
 
 #[tokio::test]

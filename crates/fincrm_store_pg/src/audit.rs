@@ -154,34 +154,22 @@ mod tests {
     /// Runs when `FINCRM_TEST_PG_URL` is set, in a fresh schema.
     #[tokio::test]
     async fn audit_records_commit_and_roll_back_with_the_business_change() {
-        let Some(url) = std::env::var("FINCRM_TEST_PG_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set");
+        let Some(url) = crate::testing::url_or_skip("the audit transaction test") else {
             return;
         };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let schema = format!("t_audit_tx_{}_{nanos}", std::process::id());
-        let store = PgStore::connect_in_schema(&url, Some(&schema))
+        let schema = crate::testing::TestSchema::migrated(&url, "audit_tx")
             .await
             .unwrap();
-        store.migrate().await.unwrap();
-        business_write(&store, "B1", false).await;
+        let store = &schema.store;
+        business_write(store, "B1", false).await;
         assert_eq!(store.head().await.unwrap(), None);
         assert_eq!(store.counts().await.unwrap().branches, 0);
-        business_write(&store, "B2", true).await;
+        business_write(store, "B2", true).await;
         assert_eq!(
             store.head().await.unwrap(),
             Some((2, expected_sample_chain()[1].hash.clone()))
         );
         assert_eq!(store.counts().await.unwrap().branches, 1);
-        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-            .execute(&store.pool)
-            .await
-            .unwrap();
+        schema.drop().await.unwrap();
     }
 }

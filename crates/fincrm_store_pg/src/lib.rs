@@ -8,6 +8,8 @@
 mod audit;
 mod auth;
 mod pii;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -1426,11 +1428,7 @@ mod tests {
     /// `FINCRM_TEST_PG_URL` is set.
     #[tokio::test]
     async fn a_scoped_transaction_declares_its_scope() {
-        let Some(url) = std::env::var("FINCRM_TEST_PG_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set");
+        let Some(url) = crate::testing::url_or_skip("the scoped transaction test") else {
             return;
         };
         let store = PgStore::connect(&url).await.unwrap();

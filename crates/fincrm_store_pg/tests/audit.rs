@@ -7,21 +7,10 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on a setup error")]
 
 use async_trait::async_trait;
-use fincrm_store::Store;
 use fincrm_store::audit::conformance::{self, RawSql, TAMPER_CASES};
 use fincrm_store::audit::{AuditEntry, AuditStore, verify};
-use fincrm_store_pg::PgStore;
+use fincrm_store_pg::testing::{TestSchema, url_or_skip};
 use std::sync::Arc;
-
-fn test_url() -> Option<String> {
-    let url = std::env::var("FINCRM_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if url.is_none() {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL audit suite did not run");
-    }
-    url
-}
 
 /// The store's own pool (same schema), used as a DBA's session that bypasses the store.
 struct Raw(sqlx::PgPool);
@@ -45,42 +34,32 @@ impl RawSql for Raw {
     }
 }
 
-/// A migrated store in a new schema, with its raw session and the schema's name.
-async fn fresh(url: &str, name: &str) -> (PgStore, Raw, String) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!("t_audit_{name}_{}_{nanos}", std::process::id()).to_lowercase();
-    let store = PgStore::connect_in_schema(url, Some(&schema))
+/// A migrated store in a new schema, with its raw session.
+async fn fresh(url: &str, name: &str) -> (TestSchema, Raw) {
+    let schema = TestSchema::migrated(url, &format!("audit_{name}"))
         .await
         .unwrap();
-    store.migrate().await.unwrap();
-    let raw = Raw(store.pool().clone());
-    (store, raw, schema)
-}
-
-async fn drop_schema(store: &PgStore, schema: &str) {
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(store.pool())
-        .await
-        .unwrap();
-    store.close().await;
+    let raw = Raw(schema.store.pool().clone());
+    (schema, raw)
 }
 
 #[tokio::test]
 async fn records_round_trip_and_verify() {
-    let Some(url) = test_url() else { return };
-    let (store, _, schema) = fresh(&url, "round_trip").await;
-    conformance::append_read_and_verify(&store).await;
-    drop_schema(&store, &schema).await;
+    let Some(url) = url_or_skip("the audit suite") else {
+        return;
+    };
+    let (schema, _) = fresh(&url, "round_trip").await;
+    conformance::append_read_and_verify(&schema.store).await;
+    schema.drop().await.unwrap();
 }
 
 #[tokio::test]
 async fn the_database_refuses_updates_deletes_and_truncate() {
-    let Some(url) = test_url() else { return };
-    let (store, raw, schema) = fresh(&url, "refuse").await;
-    conformance::updates_and_deletes_are_refused(&store, &raw).await;
+    let Some(url) = url_or_skip("the audit suite") else {
+        return;
+    };
+    let (schema, raw) = fresh(&url, "refuse").await;
+    conformance::updates_and_deletes_are_refused(&schema.store, &raw).await;
     let err = raw.execute("TRUNCATE audit_log").await.unwrap_err();
     assert!(err.contains("append-only"), "{err}");
     let public_can_change: bool = sqlx::query_scalar(
@@ -88,28 +67,32 @@ async fn the_database_refuses_updates_deletes_and_truncate() {
          WHERE table_schema = current_schema() AND table_name = 'audit_log' \
          AND grantee = 'PUBLIC' AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE'))",
     )
-    .fetch_one(store.pool())
+    .fetch_one(schema.store.pool())
     .await
     .unwrap();
     assert!(!public_can_change);
-    drop_schema(&store, &schema).await;
+    schema.drop().await.unwrap();
 }
 
 #[tokio::test]
 async fn every_kind_of_tampering_is_reported_at_its_seq() {
-    let Some(url) = test_url() else { return };
+    let Some(url) = url_or_skip("the audit suite") else {
+        return;
+    };
     for case in TAMPER_CASES {
-        let (store, raw, schema) = fresh(&url, &format!("{case:?}")).await;
-        conformance::tampering_is_detected(&store, &raw, case).await;
-        drop_schema(&store, &schema).await;
+        let (schema, raw) = fresh(&url, &format!("{case:?}")).await;
+        conformance::tampering_is_detected(&schema.store, &raw, case).await;
+        schema.drop().await.unwrap();
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appenders_never_fork_the_chain() {
-    let Some(url) = test_url() else { return };
-    let (store, _, schema) = fresh(&url, "concurrent").await;
-    let store = Arc::new(store);
+    let Some(url) = url_or_skip("the audit suite") else {
+        return;
+    };
+    let (schema, _) = fresh(&url, "concurrent").await;
+    let store = Arc::new(schema.store.clone());
     let tasks: Vec<_> = (0..8)
         .map(|t| {
             let store = Arc::clone(&store);
@@ -132,5 +115,5 @@ async fn concurrent_appenders_never_fork_the_chain() {
     }
     let summary = verify(store.as_ref(), None, 64).await.unwrap().unwrap();
     assert_eq!((summary.records, summary.head_seq), (200, 200));
-    drop_schema(&store, &schema).await;
+    schema.drop().await.unwrap();
 }

@@ -10,71 +10,45 @@ use fincrm_store::Store;
 use fincrm_store::conformance::KeyringHarness;
 use fincrm_store::pii::{CustomerPi, PI_COLUMNS};
 use fincrm_store_pg::PgStore;
+use fincrm_store_pg::testing::{TestSchema, url_or_skip};
 use std::sync::Arc;
-
-fn test_url() -> Option<String> {
-    let url = std::env::var("FINCRM_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if url.is_none() {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL suite did not run");
-    }
-    url
-}
-
-fn fresh_schema(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("t_{name}_{}_{nanos}", std::process::id())
-}
 
 #[tokio::test]
 async fn postgres_store_passes_the_conformance_suite() {
-    let Some(url) = test_url() else { return };
-    let schema = fresh_schema("conformance");
-    let store = PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    fincrm_store::conformance::run_all(&store).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    let Some(url) = url_or_skip("the conformance suite") else {
+        return;
+    };
+    let schema = TestSchema::migrated(&url, "conformance").await.unwrap();
+    fincrm_store::conformance::run_all(&schema.store).await;
+    schema.drop().await.unwrap();
 }
 
 #[tokio::test]
 async fn migrate_rebuilds_an_emptied_name_index() {
     use fincrm_store::conformance::{names_found_by_the_index, write_index_rebuild_fixtures};
-    let Some(url) = test_url() else { return };
-    let schema = fresh_schema("rebuild");
-    let store = PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    write_index_rebuild_fixtures(&store).await;
+    let Some(url) = url_or_skip("the name index rebuild") else {
+        return;
+    };
+    let schema = TestSchema::migrated(&url, "rebuild").await.unwrap();
+    let store = &schema.store;
+    write_index_rebuild_fixtures(store).await;
     let indexed = (
         vec!["RB1".to_owned()],
         vec!["RB1".to_owned(), "RB2".to_owned()],
     );
-    assert_eq!(names_found_by_the_index(&store).await, indexed);
+    assert_eq!(names_found_by_the_index(store).await, indexed);
     sqlx::query("TRUNCATE customer_search")
         .execute(store.pool())
         .await
         .unwrap();
     assert_eq!(
-        names_found_by_the_index(&store).await,
+        names_found_by_the_index(store).await,
         (vec![], vec![]),
         "an emptied index finds nothing"
     );
     store.migrate().await.unwrap();
-    assert_eq!(names_found_by_the_index(&store).await, indexed);
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    assert_eq!(names_found_by_the_index(store).await, indexed);
+    schema.drop().await.unwrap();
 }
 
 struct Harness {
@@ -103,14 +77,12 @@ impl KeyringHarness for Harness {
 
 #[tokio::test]
 async fn postgres_store_seals_personal_information_with_a_keyring() {
-    let Some(url) = test_url() else { return };
-    let schema = fresh_schema("sealed");
-    let store = PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let Some(url) = url_or_skip("the sealing story") else {
+        return;
+    };
+    let schema = TestSchema::migrated(&url, "sealed").await.unwrap();
     fincrm_store::conformance::keyring_story(&Harness {
-        store: store.clone(),
+        store: schema.store.clone(),
     })
     .await;
     // SECURITY.md P1: no column of any customer row holds P1's ID number or phone as text.
@@ -118,33 +90,22 @@ async fn postgres_store_seals_personal_information_with_a_keyring() {
         "SELECT count(*) FROM customer c \
           WHERE c::text LIKE '%500103195701208679%' OR c::text LIKE '%13273878287%'",
     )
-    .fetch_one(store.pool())
+    .fetch_one(schema.store.pool())
     .await
     .unwrap();
     assert_eq!(hits, 0);
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    schema.drop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tree_edits_from_two_processes_wait_for_each_other() {
-    let Some(url) = test_url() else { return };
-    let schema = fresh_schema("tree");
-    let first = PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    first.migrate().await.unwrap();
-    let second = PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    let drop_schema = format!("DROP SCHEMA {schema} CASCADE");
-    let pool = first.pool().clone();
+    let Some(url) = url_or_skip("the tree edit story") else {
+        return;
+    };
+    let schema = TestSchema::migrated(&url, "tree").await.unwrap();
+    let first = schema.store.clone();
+    let second = schema.another_store(&url).await.unwrap();
     fincrm_store::conformance::tree_edits_wait_for_each_other(Arc::new(first), Arc::new(second))
         .await;
-    sqlx::query(sqlx::AssertSqlSafe(drop_schema))
-        .execute(&pool)
-        .await
-        .unwrap();
+    schema.drop().await.unwrap();
 }

@@ -10,6 +10,7 @@
 use fincrm_domain::{Branch, BranchLevel, Customer, CustomerId};
 use fincrm_store::{CustomerScope, Store, tables};
 use fincrm_store_pg::PgStore;
+use fincrm_store_pg::testing::{TestSchema, url_or_skip};
 
 const PROBE_ROLE: &str = "fincrm_rls_probe";
 
@@ -57,19 +58,11 @@ async fn visible(store: &PgStore, scope: Option<(&str, &str)>) -> Vec<String> {
 
 #[tokio::test]
 async fn row_level_security_hides_customers_outside_the_declared_scope() {
-    let Ok(url) = std::env::var("FINCRM_TEST_PG_URL") else {
-        eprintln!("SKIPPED: FINCRM_TEST_PG_URL is not set; the PostgreSQL suite did not run");
+    let Some(url) = url_or_skip("the row-level security test") else {
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!("t_rls_{}_{nanos}", std::process::id());
-    let store = PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let test_schema = TestSchema::migrated(&url, "rls").await.unwrap();
+    let (store, schema) = (&test_schema.store, &test_schema.name);
     store
         .write(
             None,
@@ -109,23 +102,23 @@ async fn row_level_security_hides_customers_outside_the_declared_scope() {
     }
 
     assert_eq!(
-        visible(&store, Some(("book", "RM1"))).await,
+        visible(store, Some(("book", "RM1"))).await,
         ["R1", "R2"],
         "primary RM and coverage"
     );
     assert_eq!(
-        visible(&store, Some(("book", "RM9"))).await,
+        visible(store, Some(("book", "RM9"))).await,
         Vec::<String>::new()
     );
     assert_eq!(
-        visible(&store, Some(("branches", "B1"))).await,
+        visible(store, Some(("branches", "B1"))).await,
         ["R1", "R3"],
         "the subtree"
     );
-    assert_eq!(visible(&store, Some(("branches", "B2"))).await, ["R2"]);
-    assert_eq!(visible(&store, Some(("all", ""))).await, ["R1", "R2", "R3"]);
+    assert_eq!(visible(store, Some(("branches", "B2"))).await, ["R2"]);
+    assert_eq!(visible(store, Some(("all", ""))).await, ["R1", "R2", "R3"]);
     assert_eq!(
-        visible(&store, None).await,
+        visible(store, None).await,
         ["R1", "R2", "R3"],
         "batch jobs declare nothing"
     );
@@ -151,8 +144,5 @@ async fn row_level_security_hides_customers_outside_the_declared_scope() {
             .unwrap()
             .is_none()
     );
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    test_schema.drop().await.unwrap();
 }
