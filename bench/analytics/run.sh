@@ -8,6 +8,7 @@
 #   DATA=/path/tx.csv CALIBRATION_END=2023-12-31 CUSTOMER_COL=customer_id DATE_COL=posted_at \
 #     AMOUNT_COL=amount bench/analytics/run.sh # any CSV (dates %Y-%m-%d, %Y%m%d or RFC 3339)
 #   SKIP_LIFETIMES=1 ...                       # skip the slow lifetimes run
+#   SKIP_PYMC=1 ...                            # skip pymc-marketing (Python >= 3.12, own venv)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -29,6 +30,29 @@ if [[ ! -x $PY ]] || ! "$PY" -c "import lifetimes, polars, duckdb" 2>/dev/null; 
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip
     "$VENV/bin/pip" install -q -r "$HERE/requirements.txt"
+fi
+
+# pymc-marketing 1.x needs Python >= 3.12 (on 3.11 pip would quietly install the old 0.19): its
+# own virtualenv, from the first 3.12+ interpreter found (PATH, then pyenv). None: not run.
+PYMC_VENV=$HERE/.venv-pymc
+PYMC=$PYMC_VENV/bin/python
+if [[ ${SKIP_PYMC:-0} != 1 ]] && { [[ ! -x $PYMC ]] || ! "$PYMC" -c "import pymc_marketing" 2>/dev/null; }; then
+    PY312=
+    for candidate in python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3 python3.13; do
+        if "$candidate" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then
+            PY312=$candidate
+            break
+        fi
+    done
+    if [[ -n $PY312 ]]; then
+        echo "creating $PYMC_VENV with $PY312 (pinned: requirements-pymc.txt)" >&2
+        "$PY312" -m venv "$PYMC_VENV"
+        "$PYMC_VENV/bin/pip" install -q --upgrade pip
+        "$PYMC_VENV/bin/pip" install -q -r "$HERE/requirements-pymc.txt"
+    else
+        echo "no Python >= 3.12 found: pymc-marketing is not run" >&2
+        SKIP_PYMC=1
+    fi
 fi
 
 if [[ -z ${DATA:-} ]]; then
@@ -59,6 +83,14 @@ run fincrm_clv "$BIN" clv "$DATA" "$END" "${COLS[@]}"
 run fincrm_rfm "$BIN" rfm "$DATA" "$END" "${COLS[@]}"
 run polars_rfm "$PY" "$HERE/rfm_ref.py" polars "$DATA" "$END" "${COLS[@]}"
 run duckdb_rfm "$PY" "$HERE/rfm_ref.py" duckdb "$DATA" "$END" "${COLS[@]}"
+if [[ ${SKIP_PYMC:-0} != 1 ]]; then
+    # pytensor compiles each model's C code once and caches it (~/.pytensor): a warm-up on the
+    # first 20,000 rows fills the cache, so the measured run is pymc-marketing's steady state.
+    head -20001 "$DATA" >"$OUT/warmup.csv"
+    "$PYMC" "$HERE/pymc_clv.py" "$OUT/warmup.csv" "$END" "${COLS[@]}" >/dev/null 2>&1 || true
+    rm -f "$OUT/warmup.csv"
+    run pymc_clv "$PYMC" "$HERE/pymc_clv.py" "$DATA" "$END" "${COLS[@]}"
+fi
 if [[ ${SKIP_LIFETIMES:-0} != 1 ]]; then
     run lifetimes_clv "$PY" "$HERE/lifetimes_clv.py" "$DATA" "$END" "${COLS[@]}"
 fi
