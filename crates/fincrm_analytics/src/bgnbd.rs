@@ -22,6 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::blocks::sum_blocks;
 use crate::clv::PurchaseModel;
 use crate::data::RfmData;
 use crate::optim::{minimize, std_errors};
@@ -206,10 +207,10 @@ fn ll_grad(theta: &[f64; 4], data: &RfmData, s: &mut Scratch, grad: &mut [f64; 4
     let (lg_r, dg_r) = (ln_gamma(r), digamma(r));
     let (lg_ab, dg_ab) = (ln_gamma(a + b), digamma(a + b));
     let (lg_b, dg_b) = (ln_gamma(b), digamma(b));
-    let ln_a = a.ln();
     let mut ll = 0.0;
     let mut g = [0.0; 4];
-    for (x, gw, range) in data.groups() {
+    // The terms of x alone, once per x group.
+    for (x, gw, _) in data.groups() {
         let xf = f64::from(x);
         let rx = r + xf;
         let dg_abx = digamma(a + b + xf);
@@ -221,6 +222,39 @@ fn ll_grad(theta: &[f64; 4], data: &RfmData, s: &mut Scratch, grad: &mut [f64; 4
         g[1] += gw * r / alpha;
         g[2] += gw * (dg_ab - dg_abx);
         g[3] += gw * (dg_ab + digamma(b + xf) - dg_b - dg_abx);
+    }
+    // The terms of each pattern's times, in blocks over all cores.
+    let tables = &*s;
+    let per_pattern = sum_blocks(data.weight.len(), |block| {
+        pattern_terms([r, a, b], data, tables, block)
+    });
+    ll += per_pattern[0];
+    for (gi, p) in g.iter_mut().zip(&per_pattern[1..]) {
+        *gi += p;
+    }
+    *grad = g;
+    ll
+}
+
+/// The log-likelihood and gradient terms of the patterns in `block` that depend on their times:
+/// `[ll, ∂r, ∂α, ∂a, ∂b]`.
+fn pattern_terms(
+    [r, a, b]: [f64; 3],
+    data: &RfmData,
+    s: &Scratch,
+    block: std::ops::Range<usize>,
+) -> [f64; 5] {
+    let ln_a = a.ln();
+    let mut out = [0.0; 5];
+    // The x groups the block overlaps: `bounds` is ascending, from 0 to the pattern count.
+    let first = data.bounds.partition_point(|&start| start <= block.start) - 1;
+    for (gi, &x) in data.xs.iter().enumerate().skip(first) {
+        if data.bounds[gi] >= block.end {
+            break;
+        }
+        let range = data.bounds[gi].max(block.start)..data.bounds[gi + 1].min(block.end);
+        let xf = f64::from(x);
+        let rx = r + xf;
         let (mut s_ll, mut s_r, mut s_alpha, mut s_w4) = (0.0, 0.0, 0.0, 0.0);
         if x == 0 {
             for k in range {
@@ -229,9 +263,9 @@ fn ll_grad(theta: &[f64; 4], data: &RfmData, s: &mut Scratch, grad: &mut [f64; 4
                 s_ll -= w * s.ln_at[it];
                 s_alpha -= w * s.inv_at[it];
             }
-            ll += rx * s_ll;
-            g[0] += s_ll;
-            g[1] += rx * s_alpha;
+            out[0] += rx * s_ll;
+            out[1] += s_ll;
+            out[2] += rx * s_alpha;
             continue;
         }
         let c4 = ln_a - (b + xf - 1.0).ln();
@@ -254,14 +288,13 @@ fn ll_grad(theta: &[f64; 4], data: &RfmData, s: &mut Scratch, grad: &mut [f64; 4
             s_alpha -= w * (w3 * s.inv_at[it] + w4 * s.inv_at[ix]);
             s_w4 += w * w4;
         }
-        ll += s_ll;
-        g[0] += s_r;
-        g[1] += rx * s_alpha;
-        g[2] += s_w4 / a;
-        g[3] -= s_w4 / (b + xf - 1.0);
+        out[0] += s_ll;
+        out[1] += s_r;
+        out[2] += rx * s_alpha;
+        out[3] += s_w4 / a;
+        out[4] -= s_w4 / (b + xf - 1.0);
     }
-    *grad = g;
-    ll
+    out
 }
 
 /// Maximum-likelihood fit of BG/NBD to compressed customer data.

@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::blocks::sum_blocks;
 use crate::optim::{minimize, std_errors};
 use crate::special::{digamma, ln_gamma};
 use crate::{AnalyticsError, FitDiagnostics};
@@ -187,6 +188,7 @@ fn ll_grad(theta: &[f64; 3], d: &SpendData, grad: &mut [f64; 3]) -> f64 {
     let (lg_q, dg_q, ln_v) = (ln_gamma(q), digamma(q), v.ln());
     let mut ll = 0.0;
     let mut g = [0.0; 3];
+    // The terms of x alone, once per x group.
     for (gi, &x) in d.xs.iter().enumerate() {
         let xf = f64::from(x);
         let px = p * xf;
@@ -197,19 +199,41 @@ fn ll_grad(theta: &[f64; 3], d: &SpendData, grad: &mut [f64; 3]) -> f64 {
         g[0] += xf * (gw * (dg_pxq - digamma(px) + ln_x) + slm);
         g[1] += gw * (dg_pxq - dg_q + ln_v);
         g[2] += gw * q / v;
+    }
+    // The terms of each customer's spend, in blocks over all cores.
+    let per_customer = sum_blocks(d.weight.len(), |block| spend_terms([p, q, v], d, block));
+    ll += per_customer[0];
+    for (gi, c) in g.iter_mut().zip(&per_customer[1..]) {
+        *gi += c;
+    }
+    *grad = g;
+    ll
+}
+
+/// The log-likelihood and gradient terms of the customers in `block` that depend on their
+/// spend: `[ll, ∂p, ∂q, ∂v]`.
+fn spend_terms([p, q, v]: [f64; 3], d: &SpendData, block: std::ops::Range<usize>) -> [f64; 4] {
+    let mut out = [0.0; 4];
+    // The x groups the block overlaps: `bounds` is ascending, from 0 to the customer count.
+    let first = d.bounds.partition_point(|&start| start <= block.start) - 1;
+    for (gi, &x) in d.xs.iter().enumerate().skip(first) {
+        if d.bounds[gi] >= block.end {
+            break;
+        }
+        let xf = f64::from(x);
+        let px = p * xf;
         let (mut s_ln, mut s_inv) = (0.0, 0.0);
-        for k in d.bounds[gi]..d.bounds[gi + 1] {
+        for k in d.bounds[gi].max(block.start)..d.bounds[gi + 1].min(block.end) {
             let den = xf * d.monetary[k] + v;
             s_ln += d.weight[k] * den.ln();
             s_inv += d.weight[k] / den;
         }
-        ll -= (px + q) * s_ln;
-        g[0] -= xf * s_ln;
-        g[1] -= s_ln;
-        g[2] -= (px + q) * s_inv;
+        out[0] -= (px + q) * s_ln;
+        out[1] -= xf * s_ln;
+        out[2] -= s_ln;
+        out[3] -= (px + q) * s_inv;
     }
-    *grad = g;
-    ll
+    out
 }
 
 /// Maximum-likelihood fit of the Gamma-Gamma model on the repeat buyers.

@@ -15,6 +15,7 @@
 //! units in the rule modules; all fits optimise the log-likelihood over the logarithms of the
 //! (positive) parameters with BFGS and a final Newton polish, so they are deterministic.
 
+mod blocks;
 mod error;
 mod optim;
 pub mod special;
