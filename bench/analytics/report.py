@@ -26,7 +26,8 @@ def result(name):
         return {}
 
 
-names = ["fincrm_clv", "lifetimes_clv", "pymc_clv", "fincrm_rfm", "polars_rfm", "duckdb_rfm"]
+names = ["fincrm_clv", "lifetimes_clv", "pymc_clv", "fincrm_rfm", "polars_rfm", "duckdb_rfm",
+         "fincrm_kmeans", "sklearn_kmeans"]
 res = {n: result(n) for n in names}
 tv = {n: time_v(n) for n in names}
 rows = res["fincrm_clv"].get("rows") or res["fincrm_rfm"].get("rows")
@@ -57,6 +58,7 @@ ratio("fincrm_clv", "lifetimes_clv")
 ratio("fincrm_clv", "pymc_clv")
 ratio("fincrm_rfm", "polars_rfm")
 ratio("fincrm_rfm", "duckdb_rfm")
+ratio("fincrm_kmeans", "sklearn_kmeans")
 
 fits = {n: sum(res[n].get("secs", {}).get(k, float("nan")) for k in ("bgnbd_fit", "gg_fit"))
         for n in ("fincrm_clv", "pymc_clv")}
@@ -74,3 +76,10 @@ for other, label in (("lifetimes_clv", "lifetimes"), ("pymc_clv", "pymc-marketin
               f"{worst_gg:.1e}, CLV sum {abs(a['clv_sum'] / b['clv_sum'] - 1):.1e}")
 r5 = {n: res[n].get("rfm_r5") for n in ["fincrm_rfm", "polars_rfm", "duckdb_rfm"]}
 print(f"- RFM customers with R=5: {r5}")
+a, b = res["fincrm_kmeans"], res["sklearn_kmeans"]
+if "kmeans_iterations" in a and "kmeans_iterations" in b:
+    fa, fb = a["secs"]["kmeans_fit"], b["secs"]["kmeans_fit"]
+    print(f"- k-means fit alone (in-process): fincrm {fa:.2f} s, {a['kmeans_iterations']} iterations; "
+          f"scikit-learn {fb:.2f} s, {b['kmeans_iterations']} iterations: {fb / fa:.1f}x")
+    print(f"- k-means inertia per customer (z-scored units): fincrm "
+          f"{a['kmeans_inertia_per_point']:.5f}, scikit-learn {b['kmeans_inertia_per_point']:.5f}")

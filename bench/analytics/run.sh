@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Analytics benchmark: fincrm (release) vs lifetimes 0.11.3 (CLV pipeline) and Polars / DuckDB
-# (RFM quintiles), one process per step on the same CSV, wall time and peak RSS of each from
-# /usr/bin/time -v. See README.md beside this script.
+# Analytics benchmark: fincrm (release) vs lifetimes 0.11.3 and pymc-marketing 1.3 (CLV
+# pipeline), Polars / DuckDB (RFM quintiles) and scikit-learn (k-means), one process per step on
+# the same CSV, wall time and peak RSS of each from /usr/bin/time -v. See README.md beside this
+# script.
 #
 #   bench/analytics/run.sh                     # 1M customers (~20M rows, generated once, ~650 MB)
 #   CUSTOMERS=100000 bench/analytics/run.sh    # quick check
@@ -25,7 +26,7 @@ if [[ ! -x /usr/bin/time ]]; then
     echo "installing GNU time" >&2
     apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }
 fi
-if [[ ! -x $PY ]] || ! "$PY" -c "import lifetimes, polars, duckdb" 2>/dev/null; then
+if [[ ! -x $PY ]] || ! "$PY" -c "import lifetimes, polars, duckdb, sklearn" 2>/dev/null; then
     echo "creating $VENV (pinned: requirements.txt)" >&2
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip
@@ -83,6 +84,8 @@ run fincrm_clv "$BIN" clv "$DATA" "$END" "${COLS[@]}"
 run fincrm_rfm "$BIN" rfm "$DATA" "$END" "${COLS[@]}"
 run polars_rfm "$PY" "$HERE/rfm_ref.py" polars "$DATA" "$END" "${COLS[@]}"
 run duckdb_rfm "$PY" "$HERE/rfm_ref.py" duckdb "$DATA" "$END" "${COLS[@]}"
+run fincrm_kmeans "$BIN" kmeans "$DATA" "$END" "${COLS[@]}"
+run sklearn_kmeans "$PY" "$HERE/kmeans_ref.py" "$DATA" "$END" "${COLS[@]}"
 if [[ ${SKIP_PYMC:-0} != 1 ]]; then
     # pytensor compiles each model's C code once and caches it (~/.pytensor): a warm-up on the
     # first 20,000 rows fills the cache, so the measured run is pymc-marketing's steady state.

@@ -59,7 +59,10 @@ pub struct KMeansConfig {
     pub n_init: usize,
     /// Maximum Lloyd iterations per restart.
     pub max_iter: usize,
-    /// Stop when no centroid moves more than this (squared, standardised units).
+    /// Stop when the centroids' squared moves in one iteration sum to at most this
+    /// (standardised units). This is scikit-learn's `tol` (a fraction of the data's mean
+    /// variance, which is 1 after z-scoring), so its default is scikit-learn's too: the last
+    /// iterations before it move centroids by less than 1 % of a standard deviation.
     pub tol: f64,
     /// Seed of the random generator.
     pub seed: u64,
@@ -71,7 +74,7 @@ impl Default for KMeansConfig {
             k: 8,
             n_init: 4,
             max_iter: 300,
-            tol: 1e-8,
+            tol: 1e-4,
             seed: 42,
         }
     }
@@ -229,7 +232,7 @@ fn lloyd(
             }
             let new: Vec<f64> = (0..d).map(|j| sums[c * d + j] / counts[c] as f64).collect();
             let step = dist2(&new, &centroids[c * d..(c + 1) * d]);
-            shift = shift.max(step);
+            shift += step;
             moved[c] = step.sqrt();
             centroids[c * d..(c + 1) * d].copy_from_slice(&new);
         }
@@ -447,7 +450,7 @@ mod tests {
                     continue; // An empty cluster keeps its centroid.
                 }
                 let new: Vec<f64> = (0..d).map(|j| sums[c * d + j] / counts[c] as f64).collect();
-                shift = shift.max(dist2(&new, &centroids[c * d..(c + 1) * d]));
+                shift += dist2(&new, &centroids[c * d..(c + 1) * d]);
                 centroids[c * d..(c + 1) * d].copy_from_slice(&new);
             }
             if shift <= cfg.tol || iterations >= cfg.max_iter {
