@@ -316,11 +316,39 @@ pub fn kmeans(
         return Err(AnalyticsError::invalid("k", format!("must be in 1..={n}")));
     }
     let (z, means, std_devs) = standardize(data, d);
+    // Every start is seeded first, from one random sequence, so the starts can then run on
+    // all cores and still give the result of running them one after the other.
     let mut rng = SplitMix64::new(config.seed);
+    let starts: Vec<Vec<f64>> = (0..config.n_init.max(1))
+        .map(|_| seed_plus_plus(&z, d, config.k, &mut rng))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(starts.len());
+    let mut runs = Vec::with_capacity(starts.len());
+    for wave in starts.chunks(threads) {
+        if wave.len() == 1 {
+            runs.push(lloyd(&z, d, config.k, wave[0].clone(), config));
+            continue;
+        }
+        let z = &z;
+        std::thread::scope(|scope| {
+            let running: Vec<_> = wave
+                .iter()
+                .map(|seeds| scope.spawn(move || lloyd(z, d, config.k, seeds.clone(), config)))
+                .collect();
+            for run in running {
+                match run.join() {
+                    Ok(run) => runs.push(run),
+                    // Only a bug panics here: re-raise it, as a start run in turn would.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
+    }
+    // The lowest inertia wins; on a tie, the earlier start (as when they ran in turn).
     let mut best: Option<(Vec<u32>, Vec<f64>, f64, usize)> = None;
-    for _ in 0..config.n_init.max(1) {
-        let seeds = seed_plus_plus(&z, d, config.k, &mut rng);
-        let run = lloyd(&z, d, config.k, seeds, config);
+    for run in runs {
         if best.as_ref().is_none_or(|b| run.2 < b.2) {
             best = Some(run);
         }
@@ -463,6 +491,33 @@ mod tests {
             .map(|(&l, p)| dist2(p, &centroids[l as usize * d..(l as usize + 1) * d]))
             .sum();
         (labels, centroids, inertia, iterations)
+    }
+
+    /// The starts run on all cores; the result is that of running them in turn from the same
+    /// random sequence, keeping the first of the lowest inertia.
+    #[test]
+    fn starts_on_all_cores_give_the_result_of_starts_in_turn() {
+        let data = blobs();
+        let cfg = KMeansConfig {
+            k: 5,
+            n_init: 5,
+            ..KMeansConfig::default()
+        };
+        let got = kmeans(&data, 2, &cfg).expect("clusters");
+        let (z, _, _) = standardize(&data, 2);
+        let mut rng = SplitMix64::new(cfg.seed);
+        let mut want: Option<(Vec<u32>, Vec<f64>, f64, usize)> = None;
+        for _ in 0..cfg.n_init {
+            let run = lloyd(&z, 2, cfg.k, seed_plus_plus(&z, 2, cfg.k, &mut rng), &cfg);
+            if want.as_ref().is_none_or(|b| run.2 < b.2) {
+                want = Some(run);
+            }
+        }
+        let (labels, centroids, inertia, iterations) = want.expect("a start");
+        assert_eq!(got.labels, labels);
+        assert_eq!(got.centroids, centroids);
+        assert_eq!(got.inertia.to_bits(), inertia.to_bits());
+        assert_eq!(got.iterations, iterations);
     }
 
     #[test]

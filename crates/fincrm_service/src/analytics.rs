@@ -1002,6 +1002,8 @@ fn segment(
                 "features": ["ln(1+days since last purchase)", "ln(1+purchase days)", "ln(1+spend yuan)", "ln(1+AUM yuan)"],
                 "centroids": centroids,
                 "silhouette": silhouette,
+                "iterations": result.iterations,
+                "max_iterations": config.max_iter,
             });
             (out, info)
         }
