@@ -328,9 +328,48 @@ fn auto(b: &[u8]) -> Option<i32> {
     }
 }
 
+/// Exact powers of ten up to 10^15 (every one is a whole `f64`).
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// A plain decimal (`123`, `99.39`, `.5`) of at most 15 digits, the form of nearly every amount
+/// in an extract, without the general parser. Its digits make a whole number below 2^53 and
+/// the divisor is an exact power of ten, so the one division is correctly rounded and the
+/// value is the general parser's to the last bit (tested against it). `None` for anything else.
+fn plain_decimal(b: &[u8]) -> Option<f64> {
+    let (mut mantissa, mut digits, mut fraction) = (0_u64, 0_usize, None::<usize>);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                if let Some(f) = fraction.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' if fraction.is_none() => fraction = Some(0),
+            _ => return None,
+        }
+        if digits > 15 {
+            return None;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    // At most 15 digits: the mantissa is exact in an f64, the power is in the table.
+    #[allow(clippy::cast_precision_loss, reason = "below 10^15 < 2^53: exact")]
+    let whole = mantissa as f64;
+    Some(whole / POWERS_OF_TEN[fraction.unwrap_or(0)])
+}
+
 fn parse_amount(b: &[u8]) -> Result<f64, &'static str> {
     if b.is_empty() {
         return Err("empty");
+    }
+    if let Some(v) = plain_decimal(b) {
+        return Ok(v);
     }
     let v: f64 = std::str::from_utf8(b)
         .ok()
@@ -467,6 +506,9 @@ fn parse_rows(
     let parser = DateParser::new(opts.date_format);
     let last_day = opts.last_day.unwrap_or(i32::MAX);
     let mut record = csv::ByteRecord::new();
+    // The date text of the previous row and its day: extracts come sorted by date, so most rows
+    // repeat the previous row's date and need no parsing.
+    let mut previous_date: (Vec<u8>, i32) = (Vec::new(), 0);
     let mut first_day = i32::MAX;
     let mut rows_read = 0_u64;
     let mut chunk = Chunk::default();
@@ -484,13 +526,21 @@ fn parse_rows(
         // in range; `get` keeps that an error rather than a panic all the same.
         let field = |i: usize| record.get(i).unwrap_or_default().trim_ascii();
         let raw_date = field(columns.date);
-        let Some(day) = parser.parse(raw_date) else {
-            return Err(FitError::BadDate {
-                line: line_of(&record),
-                column: opts.date_col.to_owned(),
-                value: String::from_utf8_lossy(raw_date).into_owned(),
-                expected: parser.describe(),
-            });
+        let day = if !raw_date.is_empty() && raw_date == previous_date.0.as_slice() {
+            previous_date.1
+        } else {
+            let Some(day) = parser.parse(raw_date) else {
+                return Err(FitError::BadDate {
+                    line: line_of(&record),
+                    column: opts.date_col.to_owned(),
+                    value: String::from_utf8_lossy(raw_date).into_owned(),
+                    expected: parser.describe(),
+                });
+            };
+            previous_date.0.clear();
+            previous_date.0.extend_from_slice(raw_date);
+            previous_date.1 = day;
+            day
         };
         first_day = first_day.min(day);
         let amount = match (columns.amount, opts.amount_col) {
@@ -572,6 +622,56 @@ fn intern_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain-decimal fast path gives the general parser's value to the last bit, and
+    /// leaves every other form to it.
+    #[test]
+    fn plain_decimals_parse_as_the_general_parser_does() {
+        let mut state = 0x9e37_79b9_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut texts: Vec<String> = [
+            "0",
+            "5.",
+            ".5",
+            "007.50",
+            "0.00000000000001",
+            "999999999999999",
+        ]
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+        for _ in 0..200_000 {
+            let digits = 1 + usize::try_from(next() % 15).unwrap_or(0);
+            let mut text: String = (0..digits)
+                .map(|_| char::from(b'0' + u8::try_from(next() % 10).unwrap_or(0)))
+                .collect();
+            let point = usize::try_from(next() % (digits as u64 + 1)).unwrap_or(0);
+            text.insert(point, '.');
+            texts.push(text);
+        }
+        for text in &texts {
+            let want: f64 = text.parse().unwrap();
+            let got = plain_decimal(text.as_bytes()).unwrap_or(f64::NAN);
+            assert_eq!(got.to_bits(), want.to_bits(), "{text}");
+        }
+        for other in [
+            "1e3",
+            "+1",
+            "-1",
+            "1.2.3",
+            ".",
+            "1,5",
+            "1234567890123456",
+            "inf",
+        ] {
+            assert_eq!(plain_decimal(other.as_bytes()), None, "{other}");
+        }
+    }
 
     #[test]
     fn date_layouts_parse_to_the_same_day() {
@@ -678,6 +778,15 @@ mod tests {
     #[test]
     fn amounts_reject_negative_and_non_numbers() {
         assert_eq!(parse_amount(b"12.5"), Ok(12.5));
+        assert_eq!(
+            parse_amount(b"1e3"),
+            Ok(1000.0),
+            "the general parser still reads the rest"
+        );
+        assert_eq!(
+            parse_amount(b"1234567890123456.5"),
+            Ok(1_234_567_890_123_456.5)
+        );
         assert!(parse_amount(b"-1").is_err());
         assert!(parse_amount(b"x").is_err());
         assert!(parse_amount(b"NaN").is_err());
