@@ -159,13 +159,28 @@ fn hessian<const N: usize, F: FnMut(&[f64; N], &mut [f64; N]) -> f64>(
 }
 
 /// Minimises `f` (value and gradient at `u`) from `u0` until max |∇f| ≤ `gtol`.
+pub(crate) fn minimize<const N: usize, F>(
+    f: F,
+    u0: [f64; N],
+    gtol: f64,
+) -> Result<Minimum<N>, AnalyticsError>
+where
+    F: FnMut(&[f64; N], &mut [f64; N]) -> f64,
+{
+    minimize_from(f, u0, None, gtol)
+}
+
+/// [`minimize`] from a warm start: `h_inv0`, an inverse Hessian of the objective near `u0` (a
+/// fit of the same objective on a sample, say), replaces BFGS's identity guess, so the first
+/// steps are already Newton-like.
 #[expect(
     clippy::too_many_lines,
     reason = "one BFGS loop and its polish read best in one piece"
 )]
-pub(crate) fn minimize<const N: usize, F>(
+pub(crate) fn minimize_from<const N: usize, F>(
     f: F,
     u0: [f64; N],
+    h_inv0: Option<[[f64; N]; N]>,
     gtol: f64,
 ) -> Result<Minimum<N>, AnalyticsError>
 where
@@ -189,8 +204,8 @@ where
         }
         m
     };
-    let mut h_inv = identity;
-    let mut fresh = true;
+    let mut h_inv = h_inv0.unwrap_or(identity);
+    let mut fresh = h_inv0.is_none();
     let mut iterations = 0;
     let mut g_new = [0.0; N];
     let mut stalled = 0;
