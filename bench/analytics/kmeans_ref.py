@@ -8,9 +8,10 @@ Usage: python kmeans_ref.py FILE CALIBRATION_END [CUSTOMER_COL DATE_COL AMOUNT_C
 """
 import datetime as dt
 import json
-import resource
 import sys
 import time
+
+from steps import Steps
 
 t_import = time.time()
 import numpy as np  # noqa: E402
@@ -21,16 +22,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 path, end = sys.argv[1], sys.argv[2]
 cust, date, amount = (sys.argv[3:6] + ["customer_id", "date", "amount"][len(sys.argv[3:6]):])
 end_d = dt.date.fromisoformat(end)
-secs, last = {"import": time.time() - t_import}, time.time()
-
-
-def lap(name):
-    global last
-    now = time.time()
-    secs[name] = now - last
-    last = now
-    print(f"  {name:<12} {secs[name]:8.3f} s", file=sys.stderr)
-
+steps = Steps(t_import)
+lap = steps.lap
 
 agg = (pl.scan_csv(path, schema_overrides={cust: pl.String, date: pl.String, amount: pl.Float64})
        .select(pl.col(cust), pl.col(date).str.slice(0, 10).str.to_date("%Y-%m-%d"), pl.col(amount))
@@ -55,9 +48,5 @@ out = {
     "kmeans_iterations": int(km.n_iter_),
     "kmeans_inertia_per_point": float(km.inertia_) / agg.height,
     "kmeans_sizes": sizes,
-    "secs": secs,
-    "steps": [k for k in secs if k != "import"],
-    "total_secs": sum(v for k, v in secs.items() if k != "import"),
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }
-print(json.dumps(out))
+print(json.dumps(steps.report(out)))

@@ -6,10 +6,11 @@ Usage: python lifetimes_clv.py FILE CALIBRATION_END [CUSTOMER_COL DATE_COL AMOUN
 Prints one JSON object (seconds per step, peak RSS, fitted values).
 """
 import json
-import resource
 import sys
 import time
 import warnings
+
+from steps import Steps
 
 warnings.filterwarnings("ignore")
 t_import = time.time()
@@ -19,17 +20,8 @@ from lifetimes.utils import summary_data_from_transaction_data  # noqa: E402
 
 path, end = sys.argv[1], sys.argv[2]
 cust, date, amount = (sys.argv[3:6] + ["customer_id", "date", "amount"][len(sys.argv[3:6]):])
-secs, last = {}, time.time()
-secs["import"] = last - t_import
-
-
-def lap(name):
-    global last
-    now = time.time()
-    secs[name] = now - last
-    last = now
-    print(f"  {name:<12} {secs[name]:8.3f} s", file=sys.stderr)
-
+steps = Steps(t_import)
+lap = steps.lap
 
 df = pd.read_csv(path, usecols=[cust, date, amount], dtype={cust: str, date: str, amount: float})
 lap("read_csv")
@@ -55,7 +47,4 @@ try:
     out["clv_sum"] = float(clv.sum())
 except Exception as e:  # lifetimes raises ConvergenceError on hard data: report, don't hide
     out["error"] = f"{type(e).__name__}: {e}".strip()
-out["secs"] = secs
-out["total_secs"] = sum(v for k, v in secs.items() if k != "import")
-out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps(out))
+print(json.dumps(steps.report(out)))

@@ -12,10 +12,11 @@ Prints one JSON object (seconds per step, peak RSS, fitted values). Runs in .ven
 (Python 3.12, requirements-pymc.txt).
 """
 import json
-import resource
 import sys
 import time
 import warnings
+
+from steps import Steps
 
 warnings.filterwarnings("ignore")
 t_import = time.time()
@@ -26,17 +27,8 @@ from pymc_marketing.clv import BetaGeoModel, GammaGammaModel  # noqa: E402
 
 path, end = sys.argv[1], sys.argv[2]
 cust, date, amount = (sys.argv[3:6] + ["customer_id", "date", "amount"][len(sys.argv[3:6]):])
-secs, last = {}, time.time()
-secs["import"] = last - t_import
-
-
-def lap(name):
-    global last
-    now = time.time()
-    secs[name] = now - last
-    last = now
-    print(f"  {name:<12} {secs[name]:8.3f} s", file=sys.stderr)
-
+steps = Steps(t_import)
+lap = steps.lap
 
 end_day = pl.lit(end).str.to_date("%Y-%m-%d")
 daily = (
@@ -96,8 +88,4 @@ try:
     out["clv_sum"] = float(clv.sum())
 except Exception as e:  # report a failed fit, don't hide it
     out["error"] = f"{type(e).__name__}: {e}".strip()
-out["secs"] = secs
-out["steps"] = [k for k in secs if k != "import"]
-out["total_secs"] = sum(v for k, v in secs.items() if k != "import")
-out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps(out))
+print(json.dumps(steps.report(out)))

@@ -376,13 +376,8 @@ mod tests {
     /// the maximum a fit from the usual start reaches.
     #[test]
     fn the_warm_start_reaches_the_cold_start_maximum() {
-        let mut state = 0x853c_49e6_748f_ea9b_u64;
-        let mut unit = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1_u64 << 53) as f64
-        };
+        let mut rng = crate::kmeans::SplitMix64::new(0x853c_49e6_748f_ea9b);
+        let mut unit = move || rng.next_f64();
         // BG/NBD data with r = 1 and a = 1, where both mixing draws are one-liners: purchase
         // rates λ = -ln U / α (gamma with shape 1), drop-out p = 1 - U^(1/b) (beta(1, b)).
         let (alpha, b) = (5.0, 3.0);

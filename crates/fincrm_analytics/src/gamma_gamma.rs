@@ -329,13 +329,8 @@ mod tests {
         reason = "test counts drawn in 0..150"
     )]
     fn the_warm_start_reaches_the_cold_start_maximum() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut unit = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1_u64 << 53) as f64
-        };
+        let mut rng = crate::kmeans::SplitMix64::new(0x2545_f491_4f6c_dd1d);
+        let mut unit = move || rng.next_f64();
         let (mut x, mut m) = (Vec::new(), Vec::new());
         for _ in 0..150_000 {
             x.push(1 + (unit().powi(2) * 40.0) as u32);

@@ -314,13 +314,8 @@ mod tests {
     /// give the same summary (amounts in quarters, so sums do not depend on the order).
     #[test]
     fn rows_in_date_order_and_shuffled_give_the_same_summary() {
-        let mut state = 0x2545_f491_u64;
-        let mut next = move |n: u64| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) % n
-        };
+        let mut rng = crate::kmeans::SplitMix64::new(0x2545_f491);
+        let mut next = move |n: u64| rng.next_u64() % n;
         let mut rows: Vec<(u32, i32, f64)> = (0..5_000)
             .map(|_| {
                 let c = u32::try_from(next(300)).unwrap_or(0);

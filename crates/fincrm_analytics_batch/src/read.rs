@@ -627,13 +627,8 @@ mod tests {
     /// leaves every other form to it.
     #[test]
     fn plain_decimals_parse_as_the_general_parser_does() {
-        let mut state = 0x9e37_79b9_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = fincrm_analytics::kmeans::SplitMix64::new(0x9e37_79b9);
+        let mut next = move || rng.next_u64();
         let mut texts: Vec<String> = [
             "0",
             "5.",
