@@ -41,8 +41,34 @@ pub enum TreeRefusal {
 /// on the store.
 pub type TreeEdit<'a> = &'a (dyn Fn(&[Branch]) -> Result<TreeDecision, TreeRefusal> + Send + Sync);
 
-/// Whether a decided branch is new: it is then written as a create, which a stored key refuses.
-#[must_use]
-pub fn is_new(tree: &[Branch], branch: &Branch) -> bool {
-    !tree.iter().any(|b| b.id == branch.id)
+/// What an engine does with an edit's decision, inside its transaction.
+pub enum Outcome {
+    /// Nothing to write: commit nothing and answer this.
+    Answer(Result<Branch, TreeRefusal>),
+    /// Write `branch` (as a create when `new`, which a stored key refuses) and append `entry`.
+    Write {
+        /// The branch to store.
+        branch: Branch,
+        /// Its audit record, checked.
+        entry: Box<NewAuditEntry>,
+        /// Whether the code is not in the tree yet.
+        new: bool,
+    },
+}
+
+/// Runs `edit` on the `tree` an engine read inside its transaction and checks the audit entry
+/// of a write, so both engines act on a decision the same way.
+///
+/// # Errors
+/// An invalid audit entry ([`crate::audit::check_entries`]).
+pub fn decide(tree: &[Branch], edit: TreeEdit<'_>) -> crate::StoreResult<Outcome> {
+    Ok(match edit(tree) {
+        Err(refused) => Outcome::Answer(Err(refused)),
+        Ok(TreeDecision::Unchanged(branch)) => Outcome::Answer(Ok(branch)),
+        Ok(TreeDecision::Write { branch, entry }) => {
+            crate::audit::check_entries(std::slice::from_ref(&*entry))?;
+            let new = !tree.iter().any(|b| b.id == branch.id);
+            Outcome::Write { branch, entry, new }
+        }
+    })
 }

@@ -871,7 +871,7 @@ impl Store for PgStore {
         &self,
         edit: fincrm_store::tree::TreeEdit<'_>,
     ) -> StoreResult<Result<fincrm_domain::Branch, fincrm_store::tree::TreeRefusal>> {
-        use fincrm_store::tree::{TreeDecision, is_new};
+        use fincrm_store::tree::{Outcome, decide};
         // SHARE ROW EXCLUSIVE conflicts with itself and with every row write to `branch`
         // (an import's included) but not with reads: other tree changes wait, scoped reads go on.
         let mut tx = self.pool.begin().await?;
@@ -885,21 +885,14 @@ impl Store for PgStore {
             .into_iter()
             .map(fincrm_domain::Branch::try_from)
             .collect::<StoreResult<Vec<_>>>()?;
-        let (branch, entry) = match edit(&tree) {
-            Err(refused) => return Ok(Err(refused)),
-            Ok(TreeDecision::Unchanged(branch)) => return Ok(Ok(branch)),
-            Ok(TreeDecision::Write { branch, entry }) => (branch, entry),
+        let (branch, entry, new) = match decide(&tree, edit)? {
+            Outcome::Answer(answer) => return Ok(answer),
+            Outcome::Write { branch, entry, new } => (branch, entry, new),
         };
-        let entries = std::slice::from_ref(&*entry);
-        fincrm_store::audit::check_entries(entries)?;
-        let rows = if is_new(&tree, &branch) {
-            Rows::New
-        } else {
-            Rows::AsSpecified
-        };
+        let rows = if new { Rows::New } else { Rows::AsSpecified };
         let batch = fincrm_store::tables::branches(std::slice::from_ref(&branch));
         write_in(&mut tx, self.keyring.as_deref(), None, &[batch], rows).await?;
-        audit::append_in(&mut tx, entries).await?;
+        audit::append_in(&mut tx, std::slice::from_ref(&*entry)).await?;
         tx.commit().await?;
         Ok(Ok(branch))
     }
