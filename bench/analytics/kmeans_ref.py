@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from steps import Steps
+from steps import Steps, csv_args
 
 t_import = time.time()
 import numpy as np  # noqa: E402
@@ -19,8 +19,7 @@ import polars as pl  # noqa: E402
 from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-path, end = sys.argv[1], sys.argv[2]
-cust, date, amount = (sys.argv[3:6] + ["customer_id", "date", "amount"][len(sys.argv[3:6]):])
+path, end, cust, date, amount = csv_args(sys.argv[1:])
 end_d = dt.date.fromisoformat(end)
 steps = Steps(t_import)
 lap = steps.lap

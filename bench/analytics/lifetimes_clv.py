@@ -10,7 +10,7 @@ import sys
 import time
 import warnings
 
-from steps import Steps
+from steps import Steps, csv_args
 
 warnings.filterwarnings("ignore")
 t_import = time.time()
@@ -18,8 +18,7 @@ import pandas as pd  # noqa: E402
 from lifetimes import BetaGeoFitter, GammaGammaFitter  # noqa: E402
 from lifetimes.utils import summary_data_from_transaction_data  # noqa: E402
 
-path, end = sys.argv[1], sys.argv[2]
-cust, date, amount = (sys.argv[3:6] + ["customer_id", "date", "amount"][len(sys.argv[3:6]):])
+path, end, cust, date, amount = csv_args(sys.argv[1:])
 steps = Steps(t_import)
 lap = steps.lap
 

@@ -16,7 +16,7 @@ import sys
 import time
 import warnings
 
-from steps import Steps
+from steps import Steps, csv_args
 
 warnings.filterwarnings("ignore")
 t_import = time.time()
@@ -25,8 +25,7 @@ import polars as pl  # noqa: E402
 from pymc_extras.prior import Prior  # noqa: E402
 from pymc_marketing.clv import BetaGeoModel, GammaGammaModel  # noqa: E402
 
-path, end = sys.argv[1], sys.argv[2]
-cust, date, amount = (sys.argv[3:6] + ["customer_id", "date", "amount"][len(sys.argv[3:6]):])
+path, end, cust, date, amount = csv_args(sys.argv[1:])
 steps = Steps(t_import)
 lap = steps.lap
 

@@ -9,6 +9,14 @@ import sys
 import time
 
 
+def csv_args(argv):
+    """FILE CALIBRATION_END [CUSTOMER_COL DATE_COL AMOUNT_COL], the columns defaulting to
+    customer_id, date, amount: (path, end, customer, date, amount)."""
+    path, end = argv[0], argv[1]
+    cust, date, amount = argv[2:5] + ["customer_id", "date", "amount"][len(argv[2:5]):]
+    return path, end, cust, date, amount
+
+
 class Steps:
     def __init__(self, import_started):
         self.last = time.time()

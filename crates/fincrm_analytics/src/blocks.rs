@@ -12,6 +12,14 @@ use std::ops::Range;
 /// to a thread, small enough that two or more cores share the tail of a large sum.
 pub(crate) const BLOCK: usize = 1 << 15;
 
+/// Threads worth starting for `tasks` independent pieces of work: one per core, no more than
+/// the pieces.
+pub(crate) fn threads_for(tasks: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(tasks)
+}
+
 /// `Σ f(block)` over the blocks of `0..rows`, element-wise, added in block order.
 ///
 /// Runs on up to [`std::thread::available_parallelism`] threads (fewer when there are fewer
@@ -24,9 +32,7 @@ where
         .step_by(BLOCK)
         .map(|start| start..(start + BLOCK).min(rows))
         .collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(blocks.len());
+    let threads = threads_for(blocks.len());
     let mut sums = vec![[0.0; M]; blocks.len()];
     if threads <= 1 {
         for (sum, block) in sums.iter_mut().zip(&blocks) {

@@ -322,9 +322,7 @@ pub fn kmeans(
     let starts: Vec<Vec<f64>> = (0..config.n_init.max(1))
         .map(|_| seed_plus_plus(&z, d, config.k, &mut rng))
         .collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(starts.len());
+    let threads = crate::blocks::threads_for(starts.len()).max(1);
     let mut runs = Vec::with_capacity(starts.len());
     for wave in starts.chunks(threads) {
         if wave.len() == 1 {
