@@ -32,6 +32,7 @@ pub async fn run_all(store: &dyn Store) {
     the_360_reads_as_its_parts(store).await;
     a_create_never_overwrites_a_stored_key(store).await;
     score_pages_read_back_and_record_their_marker(store).await;
+    debits_kept_on_write_give_the_days_of_the_transactions(store).await;
 }
 
 const LIMITS_360: crate::View360Limits = crate::View360Limits {
@@ -158,7 +159,9 @@ fn sample_holding(id: &str, customer: &str, balance: i64) -> Holding {
     }
 }
 
-fn sample_transaction(id: &str, customer: &str, holding: &str, secs: i64) -> Transaction {
+/// A transaction of `customer` posted `secs` after 2023-11-14T22:13:20Z: a credit in even
+/// minutes, a debit in odd ones.
+pub fn sample_transaction(id: &str, customer: &str, holding: &str, secs: i64) -> Transaction {
     Transaction {
         id: TransactionId::parse(id).expect("txn id"),
         customer_id: cid(customer),
@@ -1484,4 +1487,86 @@ pub async fn tree_edits_wait_for_each_other(first: Arc<dyn Store>, second: Arc<d
         .expect("an unchanged edit runs");
     assert_eq!(unchanged.expect("unchanged"), head);
     assert_eq!(second.branches().await.expect("tree"), vec![head]);
+}
+
+/// The analytics run's purchases by day come from each customer's debits kept on write
+/// (`customer_debits`): after new batches, a batch written again and a batch of old and new
+/// rows, in customer orders that interleave, they are what the transactions themselves give,
+/// at any offset from UTC.
+async fn debits_kept_on_write_give_the_days_of_the_transactions(store: &dyn Store) {
+    use crate::analytics::ActivityByDay;
+    use std::collections::BTreeMap;
+    let customers = ["ZD01", "ZD02", "ZD03", "ZD04"];
+    // A fixed pseudo-random walk: instants around local midnights, repeats within a day,
+    // fractions of a second, credits among the debits.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let mut all = Vec::new();
+    for i in 0..90_u32 {
+        let customer = customers[usize::try_from(next(3)).expect("small")];
+        let secs = i64::try_from(next(40 * 86_400)).expect("small");
+        let millis = u32::try_from(next(1000)).expect("small");
+        let mut t = sample_transaction(&format!("ZDT{i:03}"), customer, "ZDH1", 0);
+        t.at = Utc
+            .timestamp_opt(1_780_000_000 + secs, millis * 1_000_000)
+            .single()
+            .expect("instant");
+        t.amount = Money::new(
+            i64::try_from(next(90_000)).expect("small") + 1,
+            Currency::Cny,
+        );
+        t.direction = if next(4) == 0 {
+            Direction::Credit
+        } else {
+            Direction::Debit
+        };
+        all.push(t);
+    }
+    let write = |rows: &[Transaction]| {
+        let batch = tables::transactions(rows);
+        async move {
+            store
+                .write(None, &[batch])
+                .await
+                .expect("write transactions")
+        }
+    };
+    write(&all[..40]).await;
+    write(&all[40..70]).await;
+    // Written again: nothing new, nothing counted twice.
+    write(&all[40..70]).await;
+    // Old and new rows together, out of order.
+    let mut mixed: Vec<Transaction> = all[60..90].iter().rev().cloned().collect();
+    mixed.extend(all[..5].iter().cloned());
+    write(&mixed).await;
+    // Another customer's debit, later in key order, so the range below must end before it.
+    let mut outside = sample_transaction("ZDT999", "ZD05", "ZDH1", 60);
+    outside.direction = Direction::Debit;
+    write(&[outside]).await;
+
+    for offset in [28_800, 0, -18_000] {
+        let mut expected: BTreeMap<(String, NaiveDate), (i64, i64)> = BTreeMap::new();
+        for t in all.iter().filter(|t| t.direction == Direction::Debit) {
+            let day = (t.at + chrono::Duration::seconds(i64::from(offset))).date_naive();
+            let entry = expected
+                .entry((t.customer_id.as_str().to_owned(), day))
+                .or_default();
+            entry.0 += t.amount.minor;
+            entry.1 += 1;
+        }
+        let mut want = ActivityByDay::default();
+        for ((customer, day), (amount, count)) in expected {
+            want.push(&customer, day, amount, count);
+        }
+        let got = store
+            .analytics_activity("ZD01", "ZD04", offset)
+            .await
+            .expect("activity");
+        assert_eq!(got, want, "purchases by day at offset {offset}");
+    }
 }

@@ -12,6 +12,7 @@ pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod conformance;
+pub mod debits;
 mod error;
 pub mod merge;
 pub mod pii;

@@ -211,6 +211,12 @@ impl TableBatch {
         self.columns.first().map_or(0, ColumnData::len)
     }
 
+    /// The column called `name`, if the table has one.
+    pub fn column(&self, name: &str) -> Option<&ColumnData> {
+        let idx = self.spec.columns.iter().position(|c| *c == name)?;
+        self.columns.get(idx)
+    }
+
     /// Where the key columns are among the columns.
     fn key_columns(&self) -> Vec<usize> {
         self.spec

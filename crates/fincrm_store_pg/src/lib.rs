@@ -230,10 +230,38 @@ async fn insert_batch(
         spec.name,
         spec.key.join(", ")
     );
+    if spec.name == fincrm_store::tables::TRANSACTION.name {
+        return insert_transactions(conn, &sql).await;
+    }
     Ok(sqlx::query(AssertSqlSafe(sql))
         .execute(&mut *conn)
         .await?
         .rows_affected())
+}
+
+/// Runs `insert` (the move of a transaction batch from its staging table) and appends the
+/// debits it inserted to their customers' lists (`customer_debits`, see
+/// [`fincrm_store::debits`]) in the same statement; the number of transactions inserted. Only
+/// rows the insert returns are appended, so a transaction stored before is not counted twice;
+/// the append takes the list's row lock, so concurrent writers cannot lose each other's.
+async fn insert_transactions(conn: &mut sqlx::PgConnection, insert: &str) -> StoreResult<u64> {
+    let sql = format!(
+        "WITH inserted AS ({insert} RETURNING customer_id, posted_at, amount_minor, direction), \
+         kept AS (INSERT INTO customer_debits (customer_id, posted_at, amount_minor) \
+             SELECT customer_id, \
+                    array_agg(floor(extract(epoch FROM posted_at))::bigint \
+                              ORDER BY posted_at, amount_minor), \
+                    array_agg(amount_minor ORDER BY posted_at, amount_minor) \
+               FROM inserted WHERE direction = 'debit' GROUP BY customer_id \
+             ON CONFLICT (customer_id) DO UPDATE \
+                SET posted_at = customer_debits.posted_at || excluded.posted_at, \
+                    amount_minor = customer_debits.amount_minor || excluded.amount_minor) \
+         SELECT count(*) FROM inserted"
+    );
+    let inserted: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(u64::try_from(inserted).unwrap_or(0))
 }
 
 fn keys(ids: &[&str]) -> Vec<String> {
@@ -1259,28 +1287,36 @@ impl Store for PgStore {
         last: &str,
         utc_offset_secs: i32,
     ) -> StoreResult<fincrm_store::analytics::ActivityByDay> {
+        // One row a customer (its debits kept on write, `insert_transactions`); the days are
+        // made here at the run's offset, as the SQLite store makes them.
         let rows = sqlx::query(
-            "SELECT customer_id, CAST((posted_at AT TIME ZONE 'UTC') + make_interval(secs => $3) AS DATE) AS day, CAST(sum(amount_minor) AS BIGINT) AS amount_minor, \
-                    count(*) AS transactions \
-               FROM bank_transaction \
-              WHERE customer_id >= $1 AND customer_id <= $2 AND direction = 'debit' \
-              GROUP BY customer_id, CAST((posted_at AT TIME ZONE 'UTC') + make_interval(secs => $3) AS DATE) ORDER BY customer_id, CAST((posted_at AT TIME ZONE 'UTC') + make_interval(secs => $3) AS DATE)"
+            "SELECT customer_id, posted_at, amount_minor FROM customer_debits \
+              WHERE customer_id >= $1 AND customer_id <= $2 ORDER BY customer_id",
         )
         .bind(first)
         .bind(last)
-        .bind(utc_offset_secs)
         .fetch_all(&self.pool)
         .await?;
-        // Rows borrowed, not decoded into a struct per day: one customer number string per
-        // customer instead of one per day.
         let mut out = fincrm_store::analytics::ActivityByDay::default();
+        let mut debits = Vec::new();
         for row in &rows {
-            out.push(
-                row.try_get::<&str, _>(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                row.try_get(3)?,
+            let customer: &str = row.try_get(0)?;
+            let at: Vec<i64> = row.try_get(1)?;
+            let amount: Vec<i64> = row.try_get(2)?;
+            if at.len() != amount.len() {
+                return Err(fincrm_store::StoreError::Corrupt(format!(
+                    "customer_debits of customer {customer} has {} instants and {} amounts",
+                    at.len(),
+                    amount.len()
+                )));
+            }
+            debits.clear();
+            debits.extend(
+                at.into_iter()
+                    .zip(amount)
+                    .map(|(at, amount_minor)| fincrm_store::debits::Debit { at, amount_minor }),
             );
+            fincrm_store::debits::push_days(&mut out, customer, &mut debits, utc_offset_secs)?;
         }
         Ok(out)
     }

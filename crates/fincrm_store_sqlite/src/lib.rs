@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod bulk;
 mod checkpoint;
+mod debits;
 mod pii;
 mod read;
 
@@ -326,26 +327,40 @@ async fn write_in(
         .iter()
         .map(fincrm_store::search::search_batch)
         .collect::<StoreResult<Vec<_>>>()?;
+    let debits = batches
+        .iter()
+        .map(fincrm_store::debits::batch_debits)
+        .collect::<StoreResult<Vec<_>>>()?;
     let batches = fincrm_store::pii::seal_batches(keyring, batches)?;
     let mut written = 0;
-    for (batch, search) in batches.into_iter().zip(search) {
+    for ((batch, search), debits) in batches.into_iter().zip(search).zip(debits) {
+        let batch_rows = u64::try_from(batch.rows()).unwrap_or(u64::MAX);
+        // Whether every row written was a new one (no stored row updated or skipped).
+        let all_new;
         if rows == Rows::New {
             // Stored keys are skipped, then counted: one skipped row refuses the whole write
             // (the caller's transaction is dropped, so rolled back).
             let inserted = insert_batch(&mut *tx, &batch, OnConflict::Ignore).await?;
-            if inserted < u64::try_from(batch.rows()).unwrap_or(u64::MAX) {
+            if inserted < batch_rows {
                 return Err(fincrm_store::StoreError::Conflict {
                     constraint: format!("{}_pkey", batch.spec.name),
                 });
             }
             written += inserted;
+            all_new = true;
         } else if batch.spec.on_conflict == OnConflict::Update && batch.repeats_a_key() {
             // A sealed batch is a copy already; `into_owned` copies the others.
             let mut deduped = batch.into_owned();
             deduped.keep_last_per_key();
             written += insert_batch(&mut *tx, &deduped, OnConflict::Update).await?;
+            all_new = false;
         } else {
-            written += insert_batch(&mut *tx, &batch, batch.spec.on_conflict).await?;
+            let inserted = insert_batch(&mut *tx, &batch, batch.spec.on_conflict).await?;
+            written += inserted;
+            all_new = batch.spec.on_conflict == OnConflict::Ignore && inserted == batch_rows;
+        }
+        if let Some(debits) = debits {
+            debits::keep(&mut *tx, debits, all_new).await?;
         }
         if let Some((customers, terms)) = search {
             replace_search_terms(&mut *tx, &customers, &terms).await?;
@@ -393,7 +408,8 @@ impl Store for SqliteStore {
             .run(&self.writer)
             .await
             .map_err(|e| fincrm_store::StoreError::Other(e.into()))?;
-        build_search_index(&self.writer).await
+        build_search_index(&self.writer).await?;
+        debits::fill_if_pending(&self.writer).await
     }
 
     async fn write(

@@ -151,3 +151,78 @@ async fn tree_edits_from_two_processes_wait_for_each_other() {
     fincrm_store::conformance::tree_edits_wait_for_each_other(Arc::new(first), Arc::new(second))
         .await;
 }
+
+/// A database written before `customer_debits` existed (the migration leaves a fill to do):
+/// until `migrate` fills it, runs read the transactions; a write meanwhile is not lost; after
+/// it, the lists give the same days.
+#[tokio::test]
+async fn migrate_fills_the_debit_lists_of_an_older_database() {
+    use fincrm_store::conformance::{sample_individual, sample_transaction};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("debits.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    let people = [
+        sample_individual("DF1", "500103195701208679", "13273878287", "郭东兰"),
+        sample_individual("DF2", "110101199003074477", "13800138000", "王芳"),
+    ];
+    store
+        .write(None, &[fincrm_store::tables::customers(&people)])
+        .await
+        .unwrap();
+    let transactions: Vec<_> = (0..24)
+        .map(|i| {
+            let customer = if i % 3 == 0 { "DF1" } else { "DF2" };
+            sample_transaction(&format!("DFT{i}"), customer, "DFH1", i * 3_660)
+        })
+        .collect();
+    let (first, later) = transactions.split_at(16);
+    store
+        .write(None, &[fincrm_store::tables::transactions(first)])
+        .await
+        .unwrap();
+    let days = |store: &SqliteStore| {
+        let store = store.clone();
+        async move {
+            store
+                .analytics_activity("DF1", "DF2", 28_800)
+                .await
+                .unwrap()
+        }
+    };
+    let before = days(&store).await;
+    assert_eq!(before.customers, ["DF1", "DF2"]);
+
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "DELETE FROM customer_debits; \
+         INSERT INTO store_task (name, cursor) VALUES ('customer_debits', '')",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    assert_eq!(
+        days(&store).await,
+        before,
+        "read from the transactions meanwhile"
+    );
+    store
+        .write(None, &[fincrm_store::tables::transactions(later)])
+        .await
+        .unwrap();
+    let all_days = days(&store).await;
+    assert_ne!(all_days, before, "the later debits count");
+
+    store.migrate().await.unwrap();
+    let (tasks, lists): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM store_task), (SELECT count(*) FROM customer_debits)",
+    )
+    .fetch_one(&raw)
+    .await
+    .unwrap();
+    assert_eq!((tasks, lists), (0, 2), "filled, and the task done");
+    assert_eq!(days(&store).await, all_days, "read from the lists");
+    raw.close().await;
+}
