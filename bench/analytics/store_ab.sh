@@ -7,7 +7,9 @@
 # Make the copies from one loaded database (`fincrm demo --customers 1000000`, then one
 # `analytics run` so there is a previous run), and alternate which binary gets which copy in a
 # second round with a later AS_OF: a run leaves its scores in the copy, and the machine drifts.
-# Logs land beside each database as BINARY-AS_OF.log.
+# Logs land beside each database as BINARY-AS_OF.log. Copy a database only after checkpointing it
+# (`python3 -c "import sqlite3; sqlite3.connect('DB').execute('pragma wal_checkpoint(TRUNCATE)')"`):
+# committed pages may still be in DB-wal, and a copy of the file alone misses them.
 set -euo pipefail
 if [[ $# -lt 3 || $(( ($# - 1) % 2 )) -ne 0 ]]; then
     sed -n 2,9p "$0" >&2
