@@ -1252,6 +1252,50 @@ pub async fn names_found_by_the_index(store: &dyn Store) -> (Vec<String>, Vec<St
     (find("赵超然").await, find("赵超").await)
 }
 
+/// A name-index build cut short is finished by the next `migrate`, in both of the ways one can
+/// be left: by a build that records its progress (a `store_task` cursor after the first
+/// customer) and by one from before builds could (some customers without terms and no task;
+/// migration 0014, run again here by forgetting it was applied). `raw` runs SQL behind the
+/// store's back, as an operator or a crash would leave the database.
+pub async fn migrate_finishes_a_name_index_build_cut_short(
+    store: &dyn Store,
+    raw: impl AsyncFn(&str),
+) {
+    write_index_rebuild_fixtures(store).await;
+    let indexed = (
+        vec!["RB1".to_owned()],
+        vec!["RB1".to_owned(), "RB2".to_owned()],
+    );
+    assert_eq!(names_found_by_the_index(store).await, indexed);
+    let cut_short = (vec!["RB1".to_owned()], vec!["RB1".to_owned()]);
+
+    raw("DELETE FROM customer_search WHERE customer_id = 'RB2'").await;
+    raw("INSERT INTO store_task (name, cursor) VALUES ('customer_search', 'RB1')").await;
+    assert_eq!(names_found_by_the_index(store).await, cut_short);
+    store.migrate().await.expect("migrate");
+    assert_eq!(
+        names_found_by_the_index(store).await,
+        indexed,
+        "resumed after the cursor"
+    );
+
+    raw("DELETE FROM customer_search WHERE customer_id = 'RB2'").await;
+    assert_eq!(names_found_by_the_index(store).await, cut_short);
+    store.migrate().await.expect("migrate");
+    assert_eq!(
+        names_found_by_the_index(store).await,
+        cut_short,
+        "an index with terms is not scanned on every start"
+    );
+    raw("DELETE FROM _sqlx_migrations WHERE version = 14").await;
+    store.migrate().await.expect("migrate");
+    assert_eq!(
+        names_found_by_the_index(store).await,
+        indexed,
+        "migration 0014 found the customer without terms"
+    );
+}
+
 /// A page of scores written by `write_scores` (the analytics run's write; an engine may take a
 /// road of its own) reads back field by field and records its marker; writing the same
 /// customer and run again replaces the score; a page of a run that does not exist is refused

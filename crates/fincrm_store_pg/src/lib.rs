@@ -8,6 +8,7 @@
 mod audit;
 mod auth;
 mod pii;
+mod tasks;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -283,42 +284,48 @@ async fn replace_search_terms(
     Ok(())
 }
 
-/// Indexes every customer's name when the index is empty but customers exist (a database
-/// written before the index existed). In pages, each its own transaction, so it can resume.
+/// The store task that indexes every customer's name: started by `migrate` when customers
+/// exist but the index is empty (a migration emptied it, as 0011 did), and by migration 0014
+/// when some customer had no terms (a build cut short before builds could resume).
+const SEARCH_TASK: &str = "customer_search";
+
+/// Indexes every customer's name when the search task is pending (see [`SEARCH_TASK`]), a
+/// page of customers a transaction, resuming after the last page done.
 async fn build_search_index(pool: &PgPool) -> StoreResult<()> {
-    let indexed: bool = sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT 1 FROM customer) OR EXISTS (SELECT 1 FROM customer_search)",
+    sqlx::query(
+        "INSERT INTO store_task (name, cursor) SELECT $1, '' \
+          WHERE EXISTS (SELECT 1 FROM customer) AND NOT EXISTS (SELECT 1 FROM customer_search) \
+         ON CONFLICT (name) DO NOTHING",
     )
-    .fetch_one(pool)
+    .bind(SEARCH_TASK)
+    .execute(pool)
     .await?;
-    if indexed {
-        return Ok(());
-    }
-    tracing::info!("building the customer name search index");
-    let mut after = String::new();
-    loop {
+    let built = tasks::run(pool, SEARCH_TASK, async |tx, after| {
         let page: Vec<(String, String, Option<String>)> = sqlx::query_as(
             "SELECT customer_id, name, name_latin FROM customer WHERE customer_id > $1 \
-             ORDER BY customer_id LIMIT 5000",
+             ORDER BY customer_id LIMIT $2",
         )
-        .bind(&after)
-        .fetch_all(pool)
+        .bind(after)
+        .bind(tasks::PAGE)
+        .fetch_all(&mut *tx)
         .await?;
         let Some((last, _, _)) = page.last() else {
-            // A rebuilt index has new term frequencies: plan searches with them.
-            sqlx::query("ANALYZE customer_search").execute(pool).await?;
-            return Ok(());
+            return Ok(None);
         };
-        after.clone_from(last);
         let ids: Vec<String> = page.iter().map(|(id, _, _)| id.clone()).collect();
         let terms = fincrm_store::search::index_batch(
             page.iter()
                 .map(|(id, name, latin)| (id.as_str(), name.as_str(), latin.as_deref())),
         );
-        let mut tx = pool.begin().await?;
-        replace_search_terms(&mut tx, &ids, &terms).await?;
-        tx.commit().await?;
+        replace_search_terms(tx, &ids, &terms).await?;
+        Ok(Some(last.clone()))
+    })
+    .await?;
+    if built {
+        // A rebuilt index has new term frequencies: plan searches with them.
+        sqlx::query("ANALYZE customer_search").execute(pool).await?;
     }
+    Ok(())
 }
 
 /// The body of `write`, inside the caller's transaction: each batch, its search-index rows,

@@ -51,6 +51,26 @@ async fn migrate_rebuilds_an_emptied_name_index() {
     schema.drop().await.unwrap();
 }
 
+#[tokio::test]
+async fn migrate_finishes_a_name_index_build_cut_short() {
+    let Some(url) = url_or_skip("the name index resume") else {
+        return;
+    };
+    let schema = TestSchema::migrated(&url, "resume").await.unwrap();
+    let pool = schema.store.pool().clone();
+    fincrm_store::conformance::migrate_finishes_a_name_index_build_cut_short(
+        &schema.store,
+        async |sql: &str| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    schema.drop().await.unwrap();
+}
+
 struct Harness {
     store: PgStore,
 }

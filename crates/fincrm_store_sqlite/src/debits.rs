@@ -17,9 +17,6 @@ use std::collections::{BTreeMap, HashMap};
 /// The `store_task` row of a fill still to do (see migration 0013).
 const FILL_TASK: &str = "customer_debits";
 
-/// Customers filled per transaction, so a fill can stop and resume.
-const FILL_PAGE: i64 = 5_000;
-
 /// Updates the lists of the customers in `new` (a batch's debits, by customer) after the batch
 /// was written: merged in when `all_new` (every row of the batch was inserted), else made again
 /// from the stored transactions.
@@ -119,54 +116,31 @@ async fn upsert(conn: &mut SqliteConnection, lists: &[(String, Vec<u8>)]) -> Sto
     Ok(())
 }
 
-/// Fills `customer_debits` from the stored transactions when migration 0013 left that to do,
-/// a page of customers a transaction, resuming after the last page done.
+/// Fills `customer_debits` from the stored transactions when migration 0013 left that to do
+/// (a store task: a page of customers a transaction, resumable).
 pub(crate) async fn fill_if_pending(pool: &sqlx::SqlitePool) -> StoreResult<()> {
-    let mut logged = false;
-    loop {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        let Some(after): Option<String> =
-            sqlx::query_scalar("SELECT cursor FROM store_task WHERE name = ?")
-                .bind(FILL_TASK)
-                .fetch_optional(&mut *tx)
-                .await?
-        else {
-            return Ok(());
-        };
-        if !logged {
-            tracing::info!("filling customer_debits from the stored transactions");
-            logged = true;
-        }
+    crate::tasks::run(pool, FILL_TASK, async |tx, after| {
         let page: Vec<String> = sqlx::query_scalar(
             "SELECT customer_id FROM customer WHERE customer_id > ? ORDER BY customer_id LIMIT ?",
         )
-        .bind(&after)
-        .bind(FILL_PAGE)
+        .bind(after)
+        .bind(crate::tasks::PAGE)
         .fetch_all(&mut *tx)
         .await?;
-        if let Some(last) = page.last() {
-            let customers: Vec<&str> = page.iter().map(String::as_str).collect();
-            let lists = from_transactions(&mut tx, &customers).await?;
-            upsert(&mut tx, &lists).await?;
-            sqlx::query("UPDATE store_task SET cursor = ? WHERE name = ?")
-                .bind(last)
-                .bind(FILL_TASK)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query("DELETE FROM store_task WHERE name = ?")
-                .bind(FILL_TASK)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-    }
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        let customers: Vec<&str> = page.iter().map(String::as_str).collect();
+        let lists = from_transactions(tx, &customers).await?;
+        upsert(tx, &lists).await?;
+        Ok(Some(last.clone()))
+    })
+    .await?;
+    Ok(())
 }
 
 /// Whether the fill is still to do (then the lists are not yet whole, and the transactions
 /// are read instead).
 pub(crate) fn fill_pending(conn: &rusqlite::Connection) -> StoreResult<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM store_task WHERE name = ?1)")
-        .and_then(|mut s| s.query_row([FILL_TASK], |row| row.get(0)))
-        .map_err(crate::read::db)
+    crate::tasks::pending(conn, FILL_TASK)
 }

@@ -50,6 +50,28 @@ async fn migrate_rebuilds_an_emptied_name_index() {
 }
 
 #[tokio::test]
+async fn migrate_finishes_a_name_index_build_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resume.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    fincrm_store::conformance::migrate_finishes_a_name_index_build_cut_short(
+        &store,
+        async |sql: &str| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&raw)
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    raw.close().await;
+}
+
+#[tokio::test]
 async fn the_wal_is_checkpointed_into_the_database_file_beside_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("checkpoint.db");
