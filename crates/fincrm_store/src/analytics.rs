@@ -160,6 +160,26 @@ pub const SCORE_COLUMNS: &str = "customer_id, run_id, as_of, model_version, freq
     recency_weeks, age_weeks, monetary_minor, rfm_r, rfm_f, rfm_m, rfm_segment, p_alive, \
     expected_purchases_90d, clv_minor, aum_minor, tier, tier_since, tier_below_since, stage, segment";
 
+/// A customer's scores of completed runs, newest run first, at most `limit` (the placeholders
+/// of the customer and the limit are the caller's dialect's). `customer_score` is keyed by run
+/// first (migration 0015), so the statement walks the completed runs newest first (the
+/// partial index `analytics_run_completed_idx`) and looks the customer up in each, stopping
+/// at `limit`: a customer in every run costs `limit` lookups, one new since the last runs up
+/// to one a run.
+#[must_use]
+pub fn score_history_sql(customer: &str, limit: &str) -> String {
+    let columns = SCORE_COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {columns} FROM analytics_run r CROSS JOIN customer_score s \
+          WHERE r.status = 'completed' AND s.run_id = r.run_id AND s.customer_id = {customer} \
+          ORDER BY r.as_of DESC, r.run_id DESC LIMIT {limit}"
+    )
+}
+
 /// A stored score row.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, sqlx::FromRow)]
 #[expect(

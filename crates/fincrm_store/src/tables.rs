@@ -820,7 +820,8 @@ pub struct CustomerScore {
     pub segment: Option<String>,
 }
 
-/// `customer_score`: one row per customer and analytics run, so every score has its history.
+/// `customer_score`: one row per analytics run and customer, so every score has its history;
+/// keyed by run first, so a run's scores are appended, not spread through every earlier run's.
 pub static CUSTOMER_SCORE: TableSpec = TableSpec {
     name: "customer_score",
     columns: &[
@@ -846,7 +847,7 @@ pub static CUSTOMER_SCORE: TableSpec = TableSpec {
         "stage",
         "segment",
     ],
-    key: &["customer_id", "run_id"],
+    key: &["run_id", "customer_id"],
     on_conflict: OnConflict::Update,
 };
 

@@ -485,12 +485,7 @@ fn customer_360_sql(
             Some("$2"),
         ),
         list(
-            format!(
-                "SELECT {} FROM customer_score s WHERE s.customer_id = $1 \
-                 AND s.run_id IN (SELECT run_id FROM analytics_run WHERE status = 'completed') \
-                 ORDER BY {scores_order} LIMIT $3",
-                fincrm_store::analytics::SCORE_COLUMNS
-            ),
+            fincrm_store::analytics::score_history_sql("$1", "$3"),
             scores_order,
         ),
         list(
@@ -1441,12 +1436,7 @@ impl Store for PgStore {
         id: &CustomerId,
         limit: i64,
     ) -> StoreResult<Vec<fincrm_store::analytics::ScoreRow>> {
-        let sql = format!(
-            "SELECT {} FROM customer_score s \
-              WHERE s.customer_id = $1 AND s.run_id IN (SELECT run_id FROM analytics_run WHERE status = 'completed') \
-              ORDER BY s.as_of DESC, s.run_id DESC LIMIT $2",
-            fincrm_store::analytics::SCORE_COLUMNS
-        );
+        let sql = fincrm_store::analytics::score_history_sql("$1", "$2");
         Ok(sqlx::query_as(AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(limit)

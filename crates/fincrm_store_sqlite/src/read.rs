@@ -15,7 +15,7 @@
 use chrono::SecondsFormat;
 use fincrm_crypto::Keyring;
 use fincrm_domain::{Customer, CustomerId, Holding, Interaction, Transaction, User};
-use fincrm_store::analytics::{SCORE_COLUMNS, ScoreRow};
+use fincrm_store::analytics::ScoreRow;
 use fincrm_store::auth::{API_TOKEN_COLUMNS, ApiTokenRecord, ApiTokenRow, StaffRow};
 use fincrm_store::rows::{
     CONSENT_COLUMNS, CUSTOMER_COLUMNS, ConsentRow, CustomerRow, HOLDING_COLUMNS, HoldingRow,
@@ -531,12 +531,7 @@ pub(crate) fn score_history(
     id: &CustomerId,
     limit: i64,
 ) -> StoreResult<Vec<ScoreRow>> {
-    let sql = format!(
-        "SELECT {SCORE_COLUMNS} FROM customer_score s \
-          WHERE s.customer_id = ?1 \
-            AND s.run_id IN (SELECT run_id FROM analytics_run WHERE status = 'completed') \
-          ORDER BY s.as_of DESC, s.run_id DESC LIMIT ?2"
-    );
+    let sql = fincrm_store::analytics::score_history_sql("?1", "?2");
     all(
         conn,
         &sql,
