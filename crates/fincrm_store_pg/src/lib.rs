@@ -7,6 +7,7 @@
 
 mod audit;
 mod auth;
+mod debits;
 mod pii;
 mod tasks;
 #[cfg(any(test, feature = "testing"))]
@@ -231,38 +232,10 @@ async fn insert_batch(
         spec.name,
         spec.key.join(", ")
     );
-    if spec.name == fincrm_store::tables::TRANSACTION.name {
-        return insert_transactions(conn, &sql).await;
-    }
     Ok(sqlx::query(AssertSqlSafe(sql))
         .execute(&mut *conn)
         .await?
         .rows_affected())
-}
-
-/// Runs `insert` (the move of a transaction batch from its staging table) and appends the
-/// debits it inserted to their customers' lists (`customer_debits`, see
-/// [`fincrm_store::debits`]) in the same statement; the number of transactions inserted. Only
-/// rows the insert returns are appended, so a transaction stored before is not counted twice;
-/// the append takes the list's row lock, so concurrent writers cannot lose each other's.
-async fn insert_transactions(conn: &mut sqlx::PgConnection, insert: &str) -> StoreResult<u64> {
-    let sql = format!(
-        "WITH inserted AS ({insert} RETURNING customer_id, posted_at, amount_minor, direction), \
-         kept AS (INSERT INTO customer_debits (customer_id, posted_at, amount_minor) \
-             SELECT customer_id, \
-                    array_agg(floor(extract(epoch FROM posted_at))::bigint \
-                              ORDER BY posted_at, amount_minor), \
-                    array_agg(amount_minor ORDER BY posted_at, amount_minor) \
-               FROM inserted WHERE direction = 'debit' GROUP BY customer_id \
-             ON CONFLICT (customer_id) DO UPDATE \
-                SET posted_at = customer_debits.posted_at || excluded.posted_at, \
-                    amount_minor = customer_debits.amount_minor || excluded.amount_minor) \
-         SELECT count(*) FROM inserted"
-    );
-    let inserted: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(u64::try_from(inserted).unwrap_or(0))
 }
 
 fn keys(ids: &[&str]) -> Vec<String> {
@@ -341,26 +314,40 @@ async fn write_in(
         .iter()
         .map(fincrm_store::search::search_batch)
         .collect::<StoreResult<Vec<_>>>()?;
+    let debits = batches
+        .iter()
+        .map(fincrm_store::debits::batch_debits)
+        .collect::<StoreResult<Vec<_>>>()?;
     let batches = fincrm_store::pii::seal_batches(keyring, batches)?;
     let mut written = 0;
-    for (batch, search) in batches.into_iter().zip(search) {
+    for ((batch, search), debits) in batches.into_iter().zip(search).zip(debits) {
+        let batch_rows = u64::try_from(batch.rows()).unwrap_or(u64::MAX);
+        // Whether every row written was a new one (no stored row updated or skipped).
+        let all_new;
         if rows == Rows::New {
             // Stored keys are skipped, then counted: one skipped row refuses the whole write
             // (the caller's transaction is dropped, so rolled back).
             let inserted = insert_batch(&mut *tx, &batch, OnConflict::Ignore).await?;
-            if inserted < u64::try_from(batch.rows()).unwrap_or(u64::MAX) {
+            if inserted < batch_rows {
                 return Err(fincrm_store::StoreError::Conflict {
                     constraint: format!("{}_pkey", batch.spec.name),
                 });
             }
             written += inserted;
+            all_new = true;
         } else if batch.spec.on_conflict == OnConflict::Update && batch.repeats_a_key() {
             // A sealed batch is a copy already; `into_owned` copies the others.
             let mut deduped = batch.into_owned();
             deduped.keep_last_per_key();
             written += insert_batch(&mut *tx, &deduped, OnConflict::Update).await?;
+            all_new = false;
         } else {
-            written += insert_batch(&mut *tx, &batch, batch.spec.on_conflict).await?;
+            let inserted = insert_batch(&mut *tx, &batch, batch.spec.on_conflict).await?;
+            written += inserted;
+            all_new = batch.spec.on_conflict == OnConflict::Ignore && inserted == batch_rows;
+        }
+        if let Some(debits) = debits {
+            debits::keep(&mut *tx, &debits, all_new).await?;
         }
         if let Some((customers, terms)) = search {
             replace_search_terms(&mut *tx, &customers, &terms).await?;
