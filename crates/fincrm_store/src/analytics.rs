@@ -17,9 +17,11 @@ pub struct CustomerFacts {
 }
 
 /// Every record merged into another, as `(merged, survivor)` (`Store::analytics_merged`; the
-/// same text on both engines).
+/// same text on both engines). In no order: ordered by customer number, SQLite walked the
+/// whole primary key (0.9 s at 1M customers) rather than sort the few rows of the partial
+/// `merged_into` index.
 pub const MERGED_RECORDS_SQL: &str = "SELECT customer_id, merged_into FROM customer \
-    WHERE merged_into IS NOT NULL ORDER BY customer_id";
+    WHERE merged_into IS NOT NULL";
 
 /// Every corporate's value figures as [`CorporateValueRow`]s
 /// (`Store::analytics_corporate_values`; the same text on both engines).

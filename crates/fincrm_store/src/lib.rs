@@ -290,8 +290,9 @@ pub trait Store: Send + Sync {
         utc_offset_secs: i32,
     ) -> StoreResult<analytics::ActivityByDay>;
 
-    /// Every record merged into another, as `(merged, survivor)`: the analytics run scores a
-    /// family as its survivor, with the merged records' activity and balances.
+    /// Every record merged into another, as `(merged, survivor)`, in no particular order: the
+    /// analytics run scores a family as its survivor, with the merged records' activity and
+    /// balances.
     async fn analytics_merged(&self) -> StoreResult<Vec<(String, String)>>;
 
     /// Every corporate customer's value figures (few: corporates are a small share of
