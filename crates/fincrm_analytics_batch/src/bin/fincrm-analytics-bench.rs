@@ -106,6 +106,9 @@ fn kmeans_step(
         max_iter: 300,
         tol: 1e-4,
         seed: 42,
+        // Every point in every iteration, as scikit-learn does: the comparison is of the same
+        // algorithm.
+        sample_size: None,
     };
     let fitted = kmeans(&features, 3, &config)?;
     steps.lap("kmeans_fit");
