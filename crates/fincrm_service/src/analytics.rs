@@ -546,29 +546,49 @@ async fn score_and_write(
         "analytics: activity read"
     );
 
-    // Phase 2: fit once over everybody; the segmentation runs beside the fits, on the other
-    // core.
-    let (segmented, fitted) = std::thread::scope(|scope| {
-        let segmenting = scope.spawn(|| {
-            let mut warnings = Vec::new();
-            let (of, info) = segment(&g, end, opts.segments, &mut warnings);
-            (of, info, warnings)
+    // Phase 2: fit once over everybody, on a blocking thread with the segmentation beside the
+    // fits on the other core, while the earlier runs' state is read on the store's threads
+    // (a million rows each for the previous scores and the balances of a year ago).
+    let fit_opts = opts.clone();
+    let fitting = tokio::task::spawn_blocking(move || {
+        let mut warnings = Vec::new();
+        let (segmented, fitted) = std::thread::scope(|scope| {
+            let segmenting = scope.spawn(|| {
+                let mut warnings = Vec::new();
+                let (of, info) = segment(&g, end, fit_opts.segments, &mut warnings);
+                (of, info, warnings)
+            });
+            let fitted = fit(&g, &fit_opts, end, &mut warnings);
+            (segmenting.join(), fitted)
         });
-        let fitted = fit(&g, opts, end, &mut warnings);
-        (segmenting.join(), fitted)
+        let (segment_of, segment_info, segment_warnings) =
+            segmented.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        warnings.extend(segment_warnings);
+        let fitted_ms = started.elapsed().as_millis();
+        (g, fitted, segment_of, segment_info, warnings, fitted_ms)
     });
-    let (segment_of, segment_info, segment_warnings) =
-        segmented.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    warnings.extend(segment_warnings);
+    let (fitting, history) = tokio::join!(fitting, read_history(store, opts, run_id));
+    let (g, fitted, segment_of, segment_info, fit_warnings, fitted_ms) =
+        fitting.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    warnings.extend(fit_warnings);
     let Fitted {
         bgnbd,
         gg,
         clv,
         rfm,
     } = fitted?;
+    tracing::info!(elapsed_ms = fitted_ms, "analytics: models fitted");
+    let History {
+        previous,
+        aum_then,
+        done,
+        corporate_values,
+        read_at,
+    } = history?;
     tracing::info!(
-        elapsed_ms = started.elapsed().as_millis(),
-        "analytics: models fitted"
+        elapsed_ms = read_at.duration_since(started).as_millis(),
+        previous = previous.len(),
+        "analytics: previous scores read"
     );
     let params = serde_json::json!({
         "segments": segment_info,
@@ -584,25 +604,7 @@ async fn score_and_write(
         "tier_grace_days": opts.tier_grace_days,
     });
 
-    // Phase 3: score and write, page by page. The previous run's scores and the balances of a
-    // year ago are looked up by customer number in vectors sorted by it: a hash map keyed by a
-    // copy of every number cost about 100 MiB more at 1M customers.
-    let mut previous = store.previous_scores(run_id).await?;
-    previous.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
-    // The balance history of the AUM trend: the run about a year before this one.
-    let year_ago = opts.as_of - chrono::Duration::days(AUM_TREND_DAYS);
-    let mut aum_then: Vec<(String, i64)> = match store.aum_history(year_ago, run_id).await? {
-        Some((day, rows)) if (year_ago - day).num_days() <= AUM_TREND_SLACK_DAYS => rows,
-        _ => Vec::new(),
-    };
-    aum_then.sort_unstable();
-    let done = store.committed_batches(run_id).await?;
-    let corporate_values = corporate_inputs(store).await?;
-    tracing::info!(
-        elapsed_ms = started.elapsed().as_millis(),
-        previous = previous.len(),
-        "analytics: previous scores read"
-    );
+    // Phase 3: score and write, page by page.
     let retail_names: Vec<&str> = opts.tiers.bands.iter().map(|b| b.name.as_str()).collect();
     let scorer = Scorer {
         g: &g,
@@ -674,6 +676,52 @@ async fn score_and_write(
         "analytics: scores written"
     );
     Ok(report)
+}
+
+/// What scoring reads of the earlier runs, besides the models: the previous run's state and
+/// the balances of about a year ago, each sorted by customer number (looked up by it: a hash
+/// map keyed by a copy of every number cost about 100 MiB more at 1M customers), the pages of
+/// this run already written (when resumed) and the corporate clients' tier inputs.
+struct History {
+    previous: Vec<fincrm_store::analytics::PreviousScore>,
+    aum_then: Vec<(String, i64)>,
+    done: std::collections::HashSet<i64>,
+    corporate_values: HashMap<String, CorporateTierInput>,
+    /// When the reads were done.
+    read_at: std::time::Instant,
+}
+
+/// Reads the [`History`], the four reads at once (each on a store thread of its own).
+async fn read_history(
+    store: &dyn Store,
+    opts: &RunOptions,
+    run_id: &str,
+) -> Result<History, RunError> {
+    // The balance history of the AUM trend: the run about a year before this one.
+    let year_ago = opts.as_of - chrono::Duration::days(AUM_TREND_DAYS);
+    let previous = async {
+        let mut previous = store.previous_scores(run_id).await?;
+        previous.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
+        Ok::<_, RunError>(previous)
+    };
+    let aum_then = async {
+        let mut rows = match store.aum_history(year_ago, run_id).await? {
+            Some((day, rows)) if (year_ago - day).num_days() <= AUM_TREND_SLACK_DAYS => rows,
+            _ => Vec::new(),
+        };
+        rows.sort_unstable();
+        Ok::<_, RunError>(rows)
+    };
+    let done = async { Ok::<_, RunError>(store.committed_batches(run_id).await?) };
+    let (previous, aum_then, done, corporate_values) =
+        tokio::try_join!(previous, aum_then, done, corporate_inputs(store))?;
+    Ok(History {
+        previous,
+        aum_then,
+        done,
+        corporate_values,
+        read_at: std::time::Instant::now(),
+    })
 }
 
 /// Writes a scored page, if there is one: the customers done with it and the time it took.
