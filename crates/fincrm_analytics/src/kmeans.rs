@@ -365,9 +365,7 @@ pub fn kmeans(
         std::thread::scope(|scope| {
             let running: Vec<_> = wave
                 .iter()
-                .map(|seeds| {
-                    scope.spawn(move || lloyd(space, d, config.k, seeds.clone(), config))
-                })
+                .map(|seeds| scope.spawn(move || lloyd(space, d, config.k, seeds.clone(), config)))
                 .collect();
             for run in running {
                 match run.join() {
