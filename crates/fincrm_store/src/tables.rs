@@ -61,25 +61,28 @@ pub enum ColumnData {
 /// format string: chrono's `format("%F")`, which sqlx uses to bind a date, parses its format on
 /// every call, and a load binds millions of dates (a score run: three a customer).
 pub fn iso_date(date: NaiveDate) -> String {
+    match iso_date_ascii(date) {
+        Some(text) => text.iter().map(|&b| char::from(b)).collect(),
+        // chrono signs years outside 0..=9999; rare enough to take the slow road.
+        None => date.format("%F").to_string(),
+    }
+}
+
+/// [`iso_date`] as ten ASCII bytes on the stack, for a caller that binds millions of dates and
+/// need not allocate each; `None` for a year outside 0..=9999 (which [`iso_date`] writes
+/// signed).
+pub fn iso_date_ascii(date: NaiveDate) -> Option<[u8; 10]> {
     use chrono::Datelike as _;
     let (year, month, day) = (date.year(), date.month(), date.day());
-    if !(0..=9999).contains(&year) {
-        // chrono signs years outside 0..=9999; rare enough to take the slow road.
-        return date.format("%F").to_string();
-    }
-    let mut out = String::with_capacity(10);
-    for (mut value, width) in [(year.unsigned_abs(), 4), (month, 2), (day, 2)] {
-        if !out.is_empty() {
-            out.push('-');
-        }
-        let mut digits = [b'0'; 4];
-        for digit in digits[..width].iter_mut().rev() {
+    let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
+    let mut out = *b"0000-00-00";
+    for (mut value, digits) in [(year, 0..4), (month, 5..7), (day, 8..10)] {
+        for digit in out[digits].iter_mut().rev() {
             *digit += u8::try_from(value % 10).unwrap_or(0);
             value /= 10;
         }
-        out.extend(digits[..width].iter().map(|&b| char::from(b)));
     }
-    out
+    Some(out)
 }
 
 /// The date of `YYYY-MM-DD` text (what [`iso_date`] writes), read without parsing a format
@@ -654,7 +657,12 @@ mod tests {
         while date <= last {
             let text = iso_date(date);
             assert_eq!(text, date.format("%F").to_string());
-            if (0..=9999).contains(&chrono::Datelike::year(&date)) {
+            let in_range = (0..=9999).contains(&chrono::Datelike::year(&date));
+            assert_eq!(
+                iso_date_ascii(date).map(|b| String::from_utf8(b.to_vec()).unwrap()),
+                in_range.then(|| text.clone())
+            );
+            if in_range {
                 assert_eq!(parse_iso_date(&text), Some(date), "{text}");
             }
             // Every day near the ends and near 1900–2100, a sample in between.
