@@ -1001,8 +1001,9 @@ fn fit(
 
 /// Behavioural segments: k-means (k-means++ seeding, restarts, z-scored features) over
 /// log(1+days since last purchase), log(1+purchase days), log(1+spend in yuan) and
-/// log(1+AUM in yuan) of the customers with activity. Returns each customer's cluster and, for the
-/// run's parameters, the centroids in feature units and a sampled silhouette score.
+/// log(1+AUM in yuan) of the customers with activity. Returns each customer's cluster (numbered
+/// by spend, highest first) and, for the run's parameters, the centroids in feature units in
+/// that order and a sampled silhouette score.
 fn segment(
     g: &Gathered,
     end: i32,
@@ -1040,10 +1041,7 @@ fn segment(
         Ok(result) => {
             let (z, _, _) = fincrm_analytics::kmeans::standardize(&data, D);
             let silhouette = silhouette_score(&z, D, &result.labels, config.seed);
-            for (j, &i) in rows.iter().enumerate() {
-                out[i] = Some(result.labels[j]);
-            }
-            let centroids: Vec<Vec<f64>> = result
+            let mut centroids: Vec<Vec<f64>> = result
                 .centroids
                 .chunks_exact(D)
                 .map(|c| {
@@ -1054,10 +1052,28 @@ fn segment(
                         .collect()
                 })
                 .collect();
+            // k-means numbers its clusters in no meaningful order, and a restart or a new
+            // version numbers them afresh: named by spend, highest first (k1), a segment keeps
+            // its name from night to night while the customers' behaviour keeps its shape.
+            let mut by_spend: Vec<usize> = (0..centroids.len()).collect();
+            by_spend.sort_by(|&a, &b| {
+                centroids[b][2]
+                    .total_cmp(&centroids[a][2])
+                    .then_with(|| centroids[b][3].total_cmp(&centroids[a][3]))
+            });
+            let mut name_of = vec![0_u32; centroids.len()];
+            for (rank, &cluster) in by_spend.iter().enumerate() {
+                name_of[cluster] = u32::try_from(rank).unwrap_or(u32::MAX);
+            }
+            for (j, &i) in rows.iter().enumerate() {
+                out[i] = Some(name_of[result.labels[j] as usize]);
+            }
+            centroids = by_spend.iter().map(|&c| centroids[c].clone()).collect();
             let info = serde_json::json!({
                 "k": k,
                 "features": ["ln(1+days since last purchase)", "ln(1+purchase days)", "ln(1+spend yuan)", "ln(1+AUM yuan)"],
                 "centroids": centroids,
+                "named": "k1, k2, … by the centroid's spend, highest first",
                 "silhouette": silhouette,
                 "iterations": result.iterations,
                 "max_iterations": config.max_iter,

@@ -64,6 +64,52 @@ async fn the_360_reads_the_same_scores(
     );
 }
 
+/// Segments are named by spend, highest first, so a name means the same from run to run; and
+/// each name is its centroid's.
+async fn segments_are_named_by_their_centroids(
+    store: &dyn Store,
+    report: &fincrm_service::analytics::RunReport,
+) {
+    let spends: Vec<f64> = report.params["segments"]["centroids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[2].as_f64().unwrap())
+        .collect();
+    assert_eq!(spends.len(), 8);
+    assert!(spends.windows(2).all(|w| w[0] >= w[1]), "{spends:?}");
+    // Each segment's name is its centroid's: the mean AUM feature of the customers a segment
+    // names is the AUM coordinate of the centroid listed under that name.
+    let centroids = report.params["segments"]["centroids"].as_array().unwrap();
+    let mut aum_features = vec![(0.0, 0_u32); centroids.len()];
+    // The demo numbers individuals P1000000000 + i and corporates C2000000000 + i.
+    let ids = (0..1500_u64).flat_map(|i| [1_000_000_000 + i, 2_000_000_000 + i]);
+    for (i, number) in ids.enumerate() {
+        let prefix = if i % 2 == 0 { 'P' } else { 'C' };
+        let id = fincrm_domain::CustomerId::parse(&format!("{prefix}{number}")).unwrap();
+        let history = store.score_history(&id, 1).await.unwrap();
+        let Some(s) = history.first() else { continue };
+        if let Some(name) = &s.segment {
+            let k: usize = name.trim_start_matches('k').parse().unwrap();
+            let feature = (s.aum_minor as f64 / 100.0).max(0.0).ln_1p();
+            aum_features[k - 1].0 += feature;
+            aum_features[k - 1].1 += 1;
+        }
+    }
+    let segmented: u32 = aum_features.iter().map(|(_, n)| n).sum();
+    assert_eq!(segmented as usize, report.active_customers);
+    for (k, (sum, n)) in aum_features.iter().enumerate() {
+        let centroid = centroids[k][3].as_f64().unwrap();
+        assert!(*n > 0, "k{}", k + 1);
+        let mean = sum / f64::from(*n);
+        assert!(
+            (mean - centroid).abs() < 1e-9 * centroid.abs().max(1.0),
+            "k{}: {mean} vs {centroid}",
+            k + 1
+        );
+    }
+}
+
 /// Marks the run of `options` started, as another process that never finished it would have.
 async fn start_elsewhere(store: &dyn Store, options: &RunOptions) {
     store
@@ -149,6 +195,7 @@ async fn story(store: &dyn Store) {
         }
     }
     assert!(with_clv > 0);
+    segments_are_named_by_their_centroids(store, &report).await;
 
     // The same day again: nothing to do.
     let again = run(store, &options, &()).await.unwrap();
