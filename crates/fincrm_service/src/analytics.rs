@@ -387,24 +387,31 @@ async fn gather(
     };
     let mut families = Families::load(store).await?;
     let mut read = 0;
+    // Two pages ahead: while a page is absorbed (summarised on this thread), the next page's
+    // activity and the customers of the one after it are read on the store's threads. The
+    // customer read is one job on one thread, the activity two, and on two cores the three
+    // keep both busy where the customer read alone left one idle; absorbing a page used to
+    // wait for them, and they for it.
     let mut page = store.analytics_customers(None, opts.page_size).await?;
-    while let Some(last) = page.last() {
-        // The next page's customers are read while this page's activity is: the customer read
-        // is one job on one thread, the activity two, and on two cores the three keep both
-        // busy where the customer read alone left one idle.
-        let after = last.customer_id.clone();
-        let next_page = async {
-            let next = store
-                .analytics_customers(Some(&after), opts.page_size)
-                .await?;
-            Ok::<_, RunError>(next)
+    let (mut activity, mut next) = tokio::try_join!(
+        page_activity(store, &page, opts.utc_offset_secs),
+        customers_after(store, &page, opts.page_size),
+    )?;
+    while !page.is_empty() {
+        let reads = async {
+            tokio::try_join!(
+                page_activity(store, &next, opts.utc_offset_secs),
+                customers_after(store, &next, opts.page_size),
+            )
         };
-        let (activity, next) =
-            tokio::try_join!(page_activity(store, &page, opts.utc_offset_secs), next_page)?;
         read += page.len();
-        g.absorb_page(&mut families, page, &activity, end, config)?;
+        let absorbing = async { g.absorb_page(&mut families, page, &activity, end, config) };
+        // `biased`: the reads are sent to their threads before the absorbing takes this one.
+        let (reads, absorbed) = tokio::join!(biased; reads, absorbing);
+        absorbed?;
         progress.progressed("read", read);
-        page = next;
+        let (next_activity, after_next) = reads?;
+        (page, activity, next) = (next, next_activity, after_next);
     }
     g.merged = families.survivor_of.len();
     let orphans = families.settle(&mut g, end, config)?;
@@ -420,6 +427,20 @@ async fn gather(
         );
     }
     Ok(g)
+}
+
+/// The page of customers after the last of `page` (none after an empty page: the end).
+async fn customers_after(
+    store: &dyn Store,
+    page: &[CustomerFacts],
+    page_size: i64,
+) -> Result<Vec<CustomerFacts>, RunError> {
+    match page.last() {
+        Some(last) => Ok(store
+            .analytics_customers(Some(&last.customer_id), page_size)
+            .await?),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The page's purchases by day, read as two halves at once: the store answers each from a
