@@ -20,14 +20,22 @@ def time_v(name):
 
 
 def result(name):
+    """The step's JSON: its last line (the bench steps), or the whole output (`fincrm analytics
+    run` prints its report indented)."""
     try:
-        return json.loads(open(os.path.join(out, f"{name}.json")).read().strip().splitlines()[-1])
-    except (OSError, ValueError, IndexError):
+        text = open(os.path.join(out, f"{name}.json")).read().strip()
+    except OSError:
         return {}
+    for candidate in (text.splitlines()[-1:] or [""])[0], text:
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            pass
+    return {}
 
 
-names = ["fincrm_clv", "lifetimes_clv", "pymc_clv", "fincrm_rfm", "polars_rfm", "duckdb_rfm",
-         "fincrm_kmeans", "sklearn_kmeans"]
+names = ["fincrm_clv", "fincrm_store", "lifetimes_clv", "pymc_clv", "fincrm_rfm", "polars_rfm",
+         "duckdb_rfm", "fincrm_kmeans", "sklearn_kmeans"]
 res = {n: result(n) for n in names}
 tv = {n: time_v(n) for n in names}
 rows = res["fincrm_clv"].get("rows") or res["fincrm_rfm"].get("rows")
@@ -55,6 +63,14 @@ def ratio(a, b):
 
 print()
 ratio("fincrm_clv", "lifetimes_clv")
+if res["fincrm_store"].get("already_completed"):
+    print("- fincrm_store: the store had a completed run for STORE_AS_OF, so nothing was "
+          "computed: no ratio (choose a later day)")
+elif res["fincrm_store"]:
+    print(f"- fincrm_store: every customer of the store scored "
+          f"({res['fincrm_store'].get('customers')} customers, the whole run: summary, fits, "
+          f"CLV, RFM, k-means segments, tiers, stages, scores written)")
+    ratio("fincrm_store", "lifetimes_clv")
 ratio("fincrm_clv", "pymc_clv")
 ratio("fincrm_rfm", "polars_rfm")
 ratio("fincrm_rfm", "duckdb_rfm")

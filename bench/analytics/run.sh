@@ -10,6 +10,11 @@
 #     AMOUNT_COL=amount bench/analytics/run.sh # any CSV (dates %Y-%m-%d, %Y%m%d or RFC 3339)
 #   SKIP_LIFETIMES=1 ...                       # skip the slow lifetimes run
 #   SKIP_PYMC=1 ...                            # skip pymc-marketing (Python >= 3.12, own venv)
+#   STORE=sqlite:///path/fincrm.db STORE_AS_OF=2026-11-01 ...
+#                                              # also `fincrm analytics run` on a store holding
+#                                              # the demo bank of the same size (`fincrm demo
+#                                              # --customers 1000000`), for a day it has no
+#                                              # completed run of: the pipeline from the store
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -93,6 +98,13 @@ if [[ ${SKIP_PYMC:-0} != 1 ]]; then
     "$PYMC" "$HERE/pymc_clv.py" "$OUT/warmup.csv" "$END" "${COLS[@]}" >/dev/null 2>&1 || true
     rm -f "$OUT/warmup.csv"
     run pymc_clv "$PYMC" "$HERE/pymc_clv.py" "$DATA" "$END" "${COLS[@]}"
+fi
+if [[ -n ${STORE:-} ]]; then
+    : "${STORE_AS_OF:?set STORE_AS_OF to a day the store has no completed analytics run for}"
+    echo "building fincrm (release)" >&2
+    (cd "$ROOT" && cargo build --release -q -p fincrm_cli)
+    run fincrm_store "$CARGO_TARGET_DIR/release/fincrm" --database "$STORE" analytics run \
+        --as-of "$STORE_AS_OF"
 fi
 if [[ ${SKIP_LIFETIMES:-0} != 1 ]]; then
     run lifetimes_clv "$PY" "$HERE/lifetimes_clv.py" "$DATA" "$END" "${COLS[@]}"
