@@ -390,8 +390,8 @@ async fn gather(
     // Two pages ahead: while a page is absorbed (summarised on this thread), the next page's
     // activity and the customers of the one after it are read on the store's threads. The
     // customer read is one job on one thread, the activity two, and on two cores the three
-    // keep both busy where the customer read alone left one idle; absorbing a page used to
-    // wait for them, and they for it.
+    // keep both busy where the customer read alone left one idle; and summarising a page does
+    // not wait for the reads, nor they for it.
     let mut page = store.analytics_customers(None, opts.page_size).await?;
     let (mut activity, mut next) = tokio::try_join!(
         page_activity(store, &page, opts.utc_offset_secs),
