@@ -49,6 +49,13 @@ pub(crate) fn write_scores(
         // half of this thread's time at 1M scores. A bound value stays bound from one execution
         // to the next, so the run's three columns, the same on every row of a page, are bound
         // when they change rather than on every row.
+        // A column added to CUSTOMER_SCORE must be bound below too: unbound, it would be NULL.
+        let columns = CUSTOMER_SCORE.columns.len();
+        if insert.parameter_count() != SCORE_PARAMETERS || columns != SCORE_PARAMETERS {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "customer_score has {columns} columns; write_scores binds {SCORE_PARAMETERS}"
+            )));
+        }
         let mut run_bound: Option<(&str, NaiveDate, &str)> = None;
         for s in scores {
             let run = (s.run_id.as_str(), s.as_of, s.model_version.as_str());
@@ -100,6 +107,9 @@ pub(crate) fn write_scores(
     tx.commit().map_err(write_error)?;
     Ok(u64::try_from(written).unwrap_or(u64::MAX))
 }
+
+/// The parameters `write_scores` binds by position: `CUSTOMER_SCORE`'s columns.
+const SCORE_PARAMETERS: usize = 21;
 
 /// Binds a date as the text [`iso_date`] writes, from the stack where the year allows.
 fn bind_date(
