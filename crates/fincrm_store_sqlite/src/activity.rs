@@ -48,11 +48,7 @@ pub(crate) fn daily_activity(
     let mut out = ActivityByDay::default();
     let mut debits = Vec::new();
     while let Some(row) = rows.next().map_err(db)? {
-        let customer = row
-            .get_ref(0)
-            .map_err(db)?
-            .as_str()
-            .map_err(|e| from_sql(&e))?;
+        let customer = text_at(row, 0)?;
         let encoded = row
             .get_ref(1)
             .map_err(db)?
@@ -83,16 +79,8 @@ pub(crate) fn daily_activity_of_transactions(
     let mut days = LocalDays::new(utc_offset_secs);
     let mut out = ActivityByDay::default();
     while let Some(row) = rows.next().map_err(db)? {
-        let customer = row
-            .get_ref(0)
-            .map_err(db)?
-            .as_str()
-            .map_err(|e| from_sql(&e))?;
-        let posted_at = row
-            .get_ref(1)
-            .map_err(db)?
-            .as_str()
-            .map_err(|e| from_sql(&e))?;
+        let customer = text_at(row, 0)?;
+        let posted_at = text_at(row, 1)?;
         let amount: i64 = row.get(2).map_err(db)?;
         let day = days.of(posted_at).ok_or_else(|| {
             fincrm_store::StoreError::Corrupt(format!(
@@ -158,11 +146,7 @@ pub(crate) fn customers(
     // Both in key order (SQLite's BINARY collation, byte order as `str`'s): a merge.
     let mut next = 0;
     while let Some(row) = sums.next().map_err(db)? {
-        let customer = row
-            .get_ref(0)
-            .map_err(db)?
-            .as_str()
-            .map_err(|e| from_sql(&e))?;
+        let customer = text_at(row, 0)?;
         let sum: i64 = row.get(1).map_err(db)?;
         while facts
             .get(next)
@@ -311,6 +295,14 @@ fn settle_last_customer(out: &mut ActivityByDay) {
 
 fn from_sql(e: &rusqlite::types::FromSqlError) -> fincrm_store::StoreError {
     fincrm_store::StoreError::Corrupt(e.to_string())
+}
+
+/// The text in column `i` of a bulk read's row, borrowed (no copy per row).
+fn text_at<'r>(row: &'r Row<'_>, i: usize) -> StoreResult<&'r str> {
+    row.get_ref(i)
+        .map_err(db)?
+        .as_str()
+        .map_err(|e| from_sql(&e))
 }
 
 /// Local calendar days of stored instants, at a fixed offset from UTC.
