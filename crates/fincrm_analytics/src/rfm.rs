@@ -65,6 +65,41 @@ pub enum RfmSegment {
     Lost,
 }
 
+impl RfmSegment {
+    /// Every segment, in the module table's order.
+    pub const ALL: [Self; 11] = [
+        Self::Champions,
+        Self::Loyal,
+        Self::PotentialLoyalist,
+        Self::New,
+        Self::Promising,
+        Self::NeedAttention,
+        Self::AboutToSleep,
+        Self::AtRisk,
+        Self::CantLose,
+        Self::Hibernating,
+        Self::Lost,
+    ];
+
+    /// The segment's name as it is serialised (`snake_case`), without going through serde: the
+    /// analytics run names a million customers' segments.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Champions => "champions",
+            Self::Loyal => "loyal",
+            Self::PotentialLoyalist => "potential_loyalist",
+            Self::New => "new",
+            Self::Promising => "promising",
+            Self::NeedAttention => "need_attention",
+            Self::AboutToSleep => "about_to_sleep",
+            Self::AtRisk => "at_risk",
+            Self::CantLose => "cant_lose",
+            Self::Hibernating => "hibernating",
+            Self::Lost => "lost",
+        }
+    }
+}
+
 impl RfmScore {
     /// The combined frequency-monetary score, round-half-up of the mean of F and M.
     pub fn fm(&self) -> u8 {
@@ -143,6 +178,29 @@ pub fn rfm_scores(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segment_names_are_their_serialised_names_and_every_score_has_one() {
+        for segment in RfmSegment::ALL {
+            let serialised = serde_json::to_value(segment).expect("a unit variant serialises");
+            assert_eq!(serialised.as_str(), Some(segment.as_str()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (r, f, m) in every_score() {
+            seen.insert(RfmScore { r, f, m }.segment());
+        }
+        assert_eq!(
+            seen.len(),
+            RfmSegment::ALL.len(),
+            "every segment is reachable"
+        );
+        assert!(seen.iter().all(|s| RfmSegment::ALL.contains(s)));
+    }
+
+    /// Every (R, F, M) of 1..=5.
+    fn every_score() -> impl Iterator<Item = (u8, u8, u8)> {
+        (1..=5).flat_map(|r| (1..=5).flat_map(move |f| (1..=5).map(move |m| (r, f, m))))
+    }
 
     #[test]
     fn quintiles_follow_pandas_qcut_on_first_ranks() {
