@@ -1372,10 +1372,14 @@ async fn score_pages_read_back_and_record_their_marker(store: &dyn Store) {
         run_id: "no-such-run".to_owned(),
         ..full("gold")
     };
-    store
+    let refused = store
         .write_scores(&marker("no-such-run", 0), vec![orphan])
         .await
         .expect_err("a score of a run that does not exist");
+    assert!(
+        matches!(&refused, StoreError::Conflict { constraint } if constraint == "customer_score_run_fkey"),
+        "refused by the run's foreign key: {refused:?}"
+    );
     assert!(
         store
             .committed_batches("no-such-run")
