@@ -574,23 +574,25 @@ async fn score_and_write(
     let fit_opts = opts.clone();
     let fitting = tokio::task::spawn_blocking(move || {
         let mut warnings = Vec::new();
+        let phase_started = std::time::Instant::now();
         let (segmented, fitted) = std::thread::scope(|scope| {
             let segmenting = scope.spawn(|| {
                 let mut warnings = Vec::new();
                 let (of, info) = segment(&g, end, fit_opts.segments, &mut warnings);
-                (of, info, warnings)
+                (of, info, warnings, phase_started.elapsed().as_millis())
             });
             let fitted = fit(&g, &fit_opts, end, &mut warnings);
-            (segmenting.join(), fitted)
+            let fit_ms = phase_started.elapsed().as_millis();
+            (segmenting.join(), (fitted, fit_ms))
         });
-        let (segment_of, segment_info, segment_warnings) =
+        let (segment_of, segment_info, segment_warnings, segment_ms) =
             segmented.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         warnings.extend(segment_warnings);
-        let fitted_ms = started.elapsed().as_millis();
-        (g, fitted, segment_of, segment_info, warnings, fitted_ms)
+        let timing = (started.elapsed().as_millis(), fitted.1, segment_ms);
+        (g, fitted.0, segment_of, segment_info, warnings, timing)
     });
     let (fitting, history) = tokio::join!(fitting, read_history(store, opts, run_id));
-    let (g, fitted, segment_of, segment_info, fit_warnings, fitted_ms) =
+    let (g, fitted, segment_of, segment_info, fit_warnings, (fitted_ms, fit_ms, segment_ms)) =
         fitting.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     warnings.extend(fit_warnings);
     let Fitted {
@@ -599,7 +601,13 @@ async fn score_and_write(
         clv,
         rfm,
     } = fitted?;
-    tracing::info!(elapsed_ms = fitted_ms, "analytics: models fitted");
+    // The two threads of the phase, each from its start: the longer one is the phase.
+    tracing::info!(
+        elapsed_ms = fitted_ms,
+        fit_ms,
+        segment_ms,
+        "analytics: models fitted"
+    );
     let History {
         previous,
         aum_then,

@@ -1352,10 +1352,58 @@ async fn score_pages_read_back_and_record_their_marker(store: &dyn Store) {
         store.committed_batches(run_id).await.expect("markers"),
         [0, 1].into_iter().collect()
     );
-    store
-        .finish_analytics_run(run_id, "completed", 2, "{}")
+    // A long page, as a run writes them (an engine may batch rows), with rows of a second run
+    // among the first run's: each row reads back with its own run's columns.
+    let other_run = "2030-01-30/conformance";
+    assert!(
+        store
+            .start_analytics_run(&AnalyticsRun {
+                run_id: other_run.to_owned(),
+                as_of: day(30),
+                model_version: "conformance-2".to_owned(),
+                ..started.clone()
+            })
+            .await
+            .expect("start")
+    );
+    let long_page: Vec<_> = (0..70)
+        .map(|i| {
+            let mut score = tables::CustomerScore {
+                customer_id: format!("L{i:02}"),
+                aum_minor: i,
+                ..full("gold")
+            };
+            if (40..45).contains(&i) {
+                score.run_id = other_run.to_owned();
+                score.as_of = day(30);
+                score.model_version = "conformance-2".to_owned();
+            }
+            score
+        })
+        .collect();
+    let written = store
+        .write_scores(&marker(run_id, 2), long_page.clone())
         .await
-        .expect("finish");
+        .expect("a long page");
+    assert_eq!(written, 70);
+    for run in [run_id, other_run] {
+        store
+            .finish_analytics_run(run, "completed", 2, "{}")
+            .await
+            .expect("finish");
+    }
+    for i in [0_usize, 31, 32, 39, 40, 44, 45, 63, 64, 69] {
+        let want = &long_page[i];
+        let history = store
+            .score_history(&cid(&want.customer_id), 12)
+            .await
+            .expect("history");
+        assert_eq!(
+            history,
+            [as_stored(want.clone())],
+            "row {i} of the long page"
+        );
+    }
     let read = |id| async move {
         let history = store.score_history(&cid(id), 12).await.expect("history");
         history

@@ -48,53 +48,23 @@ pub(crate) fn write_scores(
         .map_err(write_error)?;
     let mut written = 0;
     {
-        let mut insert = tx
-            .prepare_cached(&crate::insert_sql(&CUSTOMER_SCORE, 1, OnConflict::Update))
-            .map_err(write_error)?;
-        // Parameters by CUSTOMER_SCORE's column order, bound one by one: binding was about
-        // half of this thread's time at 1M scores. A bound value stays bound from one execution
-        // to the next, so the run's three columns, the same on every row of a page, are bound
-        // when they change rather than on every row.
-        // A column added to CUSTOMER_SCORE must be bound below too: unbound, it would be NULL.
-        let columns = CUSTOMER_SCORE.columns.len();
-        if insert.parameter_count() != SCORE_PARAMETERS || columns != SCORE_PARAMETERS {
-            return Err(StoreError::Other(anyhow::anyhow!(
-                "customer_score has {columns} columns; write_scores binds {SCORE_PARAMETERS}"
-            )));
-        }
-        let mut run_bound: Option<(&str, NaiveDate, &str)> = None;
+        // Rows go ROWS_PER_INSERT to a statement (the rest one by one): SQLite's work per
+        // statement execution (reset, unbinding, the VDBE's set-up) is then shared by the rows.
+        let mut many = ScoreInsert::prepare(&tx, ROWS_PER_INSERT)?;
+        let mut one = ScoreInsert::prepare(&tx, 1)?;
+        let mut checked_run: Option<&str> = None;
         for s in scores {
-            let run = (s.run_id.as_str(), s.as_of, s.model_version.as_str());
-            if run_bound != Some(run) {
-                refuse_unknown_run(&tx, run.0)?;
-                insert.raw_bind_parameter(2, run.0).map_err(write_error)?;
-                bind_date(&mut insert, 3, Some(run.1))?;
-                insert.raw_bind_parameter(4, run.2).map_err(write_error)?;
-                run_bound = Some(run);
+            if checked_run != Some(s.run_id.as_str()) {
+                refuse_unknown_run(&tx, &s.run_id)?;
+                checked_run = Some(s.run_id.as_str());
             }
-            let (r, f, m) = s.rfm.unzip3();
-            let bind = |insert: &mut rusqlite::Statement<'_>| -> rusqlite::Result<()> {
-                insert.raw_bind_parameter(1, &s.customer_id)?;
-                insert.raw_bind_parameter(5, s.frequency)?;
-                insert.raw_bind_parameter(6, s.recency_weeks)?;
-                insert.raw_bind_parameter(7, s.age_weeks)?;
-                insert.raw_bind_parameter(8, s.monetary_minor)?;
-                insert.raw_bind_parameter(9, r)?;
-                insert.raw_bind_parameter(10, f)?;
-                insert.raw_bind_parameter(11, m)?;
-                insert.raw_bind_parameter(12, &s.rfm_segment)?;
-                insert.raw_bind_parameter(13, s.p_alive)?;
-                insert.raw_bind_parameter(14, s.expected_purchases_90d)?;
-                insert.raw_bind_parameter(15, s.clv_minor)?;
-                insert.raw_bind_parameter(16, s.aum_minor)?;
-                insert.raw_bind_parameter(17, &s.tier)?;
-                insert.raw_bind_parameter(20, &s.stage)?;
-                insert.raw_bind_parameter(21, &s.segment)
-            };
-            bind(&mut insert).map_err(write_error)?;
-            bind_date(&mut insert, 18, Some(s.tier_since))?;
-            bind_date(&mut insert, 19, s.tier_below_since)?;
-            written += insert.raw_execute().map_err(write_error)?;
+        }
+        let mut chunks = scores.chunks_exact(ROWS_PER_INSERT);
+        for chunk in &mut chunks {
+            written += many.execute(chunk)?;
+        }
+        for s in chunks.remainder() {
+            written += one.execute(std::slice::from_ref(s))?;
         }
         tx.prepare_cached(
             "INSERT INTO import_batch (source, batch_no, records, loaded, committed_at) \
@@ -113,6 +83,106 @@ pub(crate) fn write_scores(
     }
     tx.commit().map_err(write_error)?;
     Ok(u64::try_from(written).unwrap_or(u64::MAX))
+}
+
+/// Score rows a multi-row insert carries.
+const ROWS_PER_INSERT: usize = 32;
+
+/// The run's columns of a score: run, as-of day, model version.
+type RunColumns<'a> = (&'a str, NaiveDate, &'a str);
+
+/// A prepared insert of `rows` scores, bound by position (`CUSTOMER_SCORE`'s column order):
+/// binding was about half of the writing thread's time at 1M scores through named or
+/// generic binding. A bound value stays bound from one execution to the next, so the run's
+/// columns, the same on every row of a page, are bound when they change rather than per row.
+struct ScoreInsert<'conn> {
+    statement: rusqlite::CachedStatement<'conn>,
+    rows: usize,
+    /// The run bound into every row of the statement, if one is.
+    run_bound: Option<RunColumns<'conn>>,
+}
+
+impl<'conn> ScoreInsert<'conn> {
+    fn prepare(tx: &'conn rusqlite::Transaction<'_>, rows: usize) -> StoreResult<Self> {
+        let statement = tx
+            .prepare_cached(&crate::insert_sql(
+                &CUSTOMER_SCORE,
+                rows,
+                OnConflict::Update,
+            ))
+            .map_err(write_error)?;
+        // A column added to CUSTOMER_SCORE must be bound below too: unbound, it would be NULL.
+        let columns = CUSTOMER_SCORE.columns.len();
+        if statement.parameter_count() != SCORE_PARAMETERS * rows || columns != SCORE_PARAMETERS {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "customer_score has {columns} columns; write_scores binds {SCORE_PARAMETERS}"
+            )));
+        }
+        Ok(Self {
+            statement,
+            rows,
+            run_bound: None,
+        })
+    }
+
+    /// Inserts `scores`, exactly as many as the statement's rows.
+    fn execute<'s>(&mut self, scores: &'s [CustomerScore]) -> StoreResult<usize>
+    where
+        's: 'conn,
+    {
+        debug_assert_eq!(scores.len(), self.rows);
+        let run_of = |s: &'s CustomerScore| (s.run_id.as_str(), s.as_of, s.model_version.as_str());
+        let first = scores.first().map(run_of);
+        let one_run = scores.iter().all(|s| Some(run_of(s)) == first);
+        let bind_runs = !(one_run && self.run_bound == first);
+        for (row, s) in scores.iter().enumerate() {
+            bind_score(&mut self.statement, row * SCORE_PARAMETERS, s, bind_runs)?;
+        }
+        if bind_runs {
+            self.run_bound = if one_run { first } else { None };
+        }
+        self.statement.raw_execute().map_err(write_error)
+    }
+}
+
+/// Binds score `s` as the row whose parameters start after `offset`; its run's columns too if
+/// `with_run`.
+fn bind_score(
+    insert: &mut rusqlite::Statement<'_>,
+    offset: usize,
+    s: &CustomerScore,
+    with_run: bool,
+) -> StoreResult<()> {
+    let (r, f, m) = s.rfm.unzip3();
+    let at = |column: usize| offset + column;
+    let bind = |insert: &mut rusqlite::Statement<'_>| -> rusqlite::Result<()> {
+        if with_run {
+            insert.raw_bind_parameter(at(2), &s.run_id)?;
+            insert.raw_bind_parameter(at(4), &s.model_version)?;
+        }
+        insert.raw_bind_parameter(at(1), &s.customer_id)?;
+        insert.raw_bind_parameter(at(5), s.frequency)?;
+        insert.raw_bind_parameter(at(6), s.recency_weeks)?;
+        insert.raw_bind_parameter(at(7), s.age_weeks)?;
+        insert.raw_bind_parameter(at(8), s.monetary_minor)?;
+        insert.raw_bind_parameter(at(9), r)?;
+        insert.raw_bind_parameter(at(10), f)?;
+        insert.raw_bind_parameter(at(11), m)?;
+        insert.raw_bind_parameter(at(12), &s.rfm_segment)?;
+        insert.raw_bind_parameter(at(13), s.p_alive)?;
+        insert.raw_bind_parameter(at(14), s.expected_purchases_90d)?;
+        insert.raw_bind_parameter(at(15), s.clv_minor)?;
+        insert.raw_bind_parameter(at(16), s.aum_minor)?;
+        insert.raw_bind_parameter(at(17), &s.tier)?;
+        insert.raw_bind_parameter(at(20), &s.stage)?;
+        insert.raw_bind_parameter(at(21), &s.segment)
+    };
+    bind(insert).map_err(write_error)?;
+    if with_run {
+        bind_date(insert, at(3), Some(s.as_of))?;
+    }
+    bind_date(insert, at(18), Some(s.tier_since))?;
+    bind_date(insert, at(19), s.tier_below_since)
 }
 
 /// Refuses a score of a run that does not exist, as the foreign key would (see [`configure`]).
