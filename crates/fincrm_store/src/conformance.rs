@@ -32,6 +32,7 @@ pub async fn run_all(store: &dyn Store) {
     the_360_reads_as_its_parts(store).await;
     a_create_never_overwrites_a_stored_key(store).await;
     score_pages_read_back_and_record_their_marker(store).await;
+    a_long_score_page_keeps_each_rows_run(store).await;
     debits_kept_on_write_give_the_days_of_the_transactions(store).await;
 }
 
@@ -1352,58 +1353,10 @@ async fn score_pages_read_back_and_record_their_marker(store: &dyn Store) {
         store.committed_batches(run_id).await.expect("markers"),
         [0, 1].into_iter().collect()
     );
-    // A long page, as a run writes them (an engine may batch rows), with rows of a second run
-    // among the first run's: each row reads back with its own run's columns.
-    let other_run = "2030-01-30/conformance";
-    assert!(
-        store
-            .start_analytics_run(&AnalyticsRun {
-                run_id: other_run.to_owned(),
-                as_of: day(30),
-                model_version: "conformance-2".to_owned(),
-                ..started.clone()
-            })
-            .await
-            .expect("start")
-    );
-    let long_page: Vec<_> = (0..70)
-        .map(|i| {
-            let mut score = tables::CustomerScore {
-                customer_id: format!("L{i:02}"),
-                aum_minor: i,
-                ..full("gold")
-            };
-            if (40..45).contains(&i) {
-                score.run_id = other_run.to_owned();
-                score.as_of = day(30);
-                score.model_version = "conformance-2".to_owned();
-            }
-            score
-        })
-        .collect();
-    let written = store
-        .write_scores(&marker(run_id, 2), long_page.clone())
+    store
+        .finish_analytics_run(run_id, "completed", 2, "{}")
         .await
-        .expect("a long page");
-    assert_eq!(written, 70);
-    for run in [run_id, other_run] {
-        store
-            .finish_analytics_run(run, "completed", 2, "{}")
-            .await
-            .expect("finish");
-    }
-    for i in [0_usize, 31, 32, 39, 40, 44, 45, 63, 64, 69] {
-        let want = &long_page[i];
-        let history = store
-            .score_history(&cid(&want.customer_id), 12)
-            .await
-            .expect("history");
-        assert_eq!(
-            history,
-            [as_stored(want.clone())],
-            "row {i} of the long page"
-        );
-    }
+        .expect("finish");
     let read = |id| async move {
         let history = store.score_history(&cid(id), 12).await.expect("history");
         history
@@ -1436,6 +1389,79 @@ async fn score_pages_read_back_and_record_their_marker(store: &dyn Store) {
             .is_empty(),
         "a refused page leaves no marker"
     );
+}
+
+/// A long page of scores, as a run writes them (an engine may batch its rows), with rows of a
+/// second run among the first run's: each row reads back with its own run's columns.
+async fn a_long_score_page_keeps_each_rows_run(store: &dyn Store) {
+    use crate::analytics::AnalyticsRun;
+    let day = |d| NaiveDate::from_ymd_opt(2030, 2, d).expect("a February day");
+    let run = |run_id: &str, as_of, model_version: &str| AnalyticsRun {
+        run_id: run_id.to_owned(),
+        as_of,
+        model_version: model_version.to_owned(),
+        params: "{}".to_owned(),
+        started_at: Utc::now(),
+        finished_at: None,
+        status: "running".to_owned(),
+        customers: 0,
+    };
+    let (run_id, other_run) = ("2030-02-28/conformance", "2030-02-27/conformance");
+    for started in [
+        run(run_id, day(28), "conformance"),
+        run(other_run, day(27), "conformance-2"),
+    ] {
+        assert!(store.start_analytics_run(&started).await.expect("start"));
+    }
+    let long_page: Vec<_> = (0..70)
+        .map(|i| {
+            let first_run = tables::CustomerScore {
+                customer_id: format!("L{i:02}"),
+                as_of: day(28),
+                aum_minor: i,
+                ..full_score(run_id, "gold")
+            };
+            if (40..45).contains(&i) {
+                tables::CustomerScore {
+                    run_id: other_run.to_owned(),
+                    as_of: day(27),
+                    model_version: "conformance-2".to_owned(),
+                    ..first_run
+                }
+            } else {
+                first_run
+            }
+        })
+        .collect();
+    let marker = BatchMarker {
+        source: run_id.to_owned(),
+        batch_no: 0,
+        records: 70,
+        loaded: 70,
+    };
+    let written = store
+        .write_scores(&marker, long_page.clone())
+        .await
+        .expect("a long page");
+    assert_eq!(written, 70);
+    for finished in [run_id, other_run] {
+        store
+            .finish_analytics_run(finished, "completed", 70, "{}")
+            .await
+            .expect("finish");
+    }
+    for i in [0_usize, 31, 32, 39, 40, 44, 45, 63, 64, 69] {
+        let want = &long_page[i];
+        let history = store
+            .score_history(&cid(&want.customer_id), 12)
+            .await
+            .expect("history");
+        assert_eq!(
+            history,
+            [as_stored(want.clone())],
+            "row {i} of the long page"
+        );
+    }
 }
 
 /// The row `score_history` gives for a written score.
