@@ -77,9 +77,10 @@ impl Readers {
         )
     }
 
-    /// One read-write connection on a thread of its own, set up as the sqlx writer is (WAL,
-    /// `synchronous=FULL`, foreign keys, `wal_autocheckpoint`): for the bulk writes of
-    /// [`crate::bulk`], made while the caller holds the sqlx writer.
+    /// One read-write connection on a thread of its own, set up by `configure` (WAL,
+    /// `synchronous=FULL` and `wal_autocheckpoint` as the sqlx writer; see
+    /// [`crate::bulk::configure`] for its foreign keys): for the bulk writes of [`crate::bulk`],
+    /// made while the caller holds the sqlx writer.
     pub(crate) fn open_bulk_writer(
         path: &Path,
         configure: fn(&Connection) -> rusqlite::Result<()>,
