@@ -102,7 +102,8 @@ pub(crate) fn daily_activity_of_transactions(
     Ok(out)
 }
 
-/// The customers after `?1` in key order, at most `?2`, with their kind and start.
+/// The customers after `?1` in key order, at most `?2`, with their kind and start: one walk of
+/// the covering index `customer_analytics_idx` (migration 0017).
 const ANALYTICS_CUSTOMERS_SQL: &str = "SELECT customer_id, kind, opened_on FROM customer \
     WHERE customer_id > ?1 ORDER BY customer_id LIMIT ?2";
 
@@ -489,6 +490,31 @@ mod tests {
         assert_eq!(
             steps,
             ["SEARCH holding USING INDEX holding_aum_idx (customer_id>? AND customer_id<?)"]
+        );
+    }
+
+    /// Every customer's facts come from one walk of `customer_analytics_idx` (migration 0017),
+    /// no row of the table read: a column added to the statement and not to the index would
+    /// send each customer to the table again, with no other test failing.
+    #[tokio::test]
+    async fn the_analytics_customers_read_walks_the_covering_index() {
+        use fincrm_store::Store as _;
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join("plan.db");
+        let store = crate::SqliteStore::open(&path).await.expect("store");
+        store.migrate().await.expect("migrated");
+        let conn = Connection::open(&path).expect("connection");
+        let mut plan = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {ANALYTICS_CUSTOMERS_SQL}"))
+            .expect("plan");
+        let steps: Vec<String> = plan
+            .query_map(("A", 20_000), |row| row.get(3))
+            .expect("plan rows")
+            .collect::<Result<_, _>>()
+            .expect("plan text");
+        assert_eq!(
+            steps,
+            ["SEARCH customer USING COVERING INDEX customer_analytics_idx (customer_id>?)"]
         );
     }
 }
