@@ -575,7 +575,7 @@ async fn score_and_write(
     let fitting = tokio::task::spawn_blocking(move || {
         let mut warnings = Vec::new();
         let phase_started = std::time::Instant::now();
-        let (segmented, fitted) = std::thread::scope(|scope| {
+        let (segmented, (fitted, fit_ms)) = std::thread::scope(|scope| {
             let segmenting = scope.spawn(|| {
                 let mut warnings = Vec::new();
                 let (of, info) = segment(&g, end, fit_opts.segments, &mut warnings);
@@ -588,8 +588,8 @@ async fn score_and_write(
         let (segment_of, segment_info, segment_warnings, segment_ms) =
             segmented.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         warnings.extend(segment_warnings);
-        let timing = (started.elapsed().as_millis(), fitted.1, segment_ms);
-        (g, fitted.0, segment_of, segment_info, warnings, timing)
+        let timing = (started.elapsed().as_millis(), fit_ms, segment_ms);
+        (g, fitted, segment_of, segment_info, warnings, timing)
     });
     let (fitting, history) = tokio::join!(fitting, read_history(store, opts, run_id));
     let (g, fitted, segment_of, segment_info, fit_warnings, (fitted_ms, fit_ms, segment_ms)) =
