@@ -9,10 +9,7 @@
 //! The log-likelihood is the closed form of the paper, evaluated with log-sum-exp so it stays
 //! finite for large x and T. The conditional expectation uses Euler's transformation
 //! ₂F₁(r+x, b+x; a+b+x−1; z) = (1−z)^(a−1−r−x) ₂F₁(a+b−1−r, a−1; a+b+x−1; z), which removes the
-//! (1−z)^(r+x) prefactor and keeps every term O(1) however large x is. Near z = 1 (a tiny α
-//! against the horizon, on a short history) that series would need millions of terms, so there
-//! the expectation is taken as the integral it stands for, over the dropout probability's
-//! posterior (see [`BgNbdParams::expected_purchases_if_alive`]).
+//! (1−z)^(r+x) prefactor and keeps every term O(1) however large x is.
 
 #![expect(
     clippy::many_single_char_names,
@@ -29,12 +26,8 @@ use crate::blocks::sum_blocks;
 use crate::clv::PurchaseModel;
 use crate::data::RfmData;
 use crate::optim::{minimize_from, std_errors};
-use crate::special::{digamma, hyp2f1_with_largest_term, integrate, ln_beta, ln_gamma};
+use crate::special::{digamma, hyp2f1, ln_gamma};
 use crate::{AnalyticsError, FitDiagnostics};
-
-/// Largest z at which the expectations are summed as a series (at most a few thousand terms);
-/// beyond it they are integrated.
-const SERIES_Z_MAX: f64 = 0.99;
 
 /// BG/NBD parameters: purchase rate λ ~ Gamma(shape r, rate α), dropout p ~ Beta(a, b).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -134,90 +127,12 @@ impl BgNbdParams {
         }
         let xf = f64::from(x);
         let z = t / (self.alpha + t_cal + t);
-        // The series' third parameter a + b + x − 1 must be positive (at 0 its first term
-        // divides by it); below that, as near z = 1, the integral takes over.
-        if z > SERIES_Z_MAX || self.a + self.b + xf - 1.0 <= 0.0 {
-            return self.expected_purchases_by_quadrature(t, x, t_cal);
-        }
-        let series = self.with_a_away_from_one(|p| {
+        self.with_a_away_from_one(|p| {
             let am1 = p.a - 1.0;
-            let c = p.a + p.b + xf - 1.0;
-            let (f, largest) = hyp2f1_with_largest_term(p.a + p.b - 1.0 - p.r, am1, c, z);
-            let scale = (am1 * (-z).ln_1p()).exp();
-            let bracket = 1.0 - scale * f;
-            // The bracket's rounding: the series' largest term's, scaled, and the 1's. A
-            // bracket not known to six digits (a large r against a small a + b − 1, where the
-            // terms alternate and cancel) is no answer: NaN sends it to the integral.
-            let rounding = 64.0 * f64::EPSILON * (scale * largest + 1.0);
-            if bracket.abs() < 1e6 * rounding {
-                return f64::NAN;
-            }
-            c / am1 * bracket
-        });
-        if series.is_finite() {
-            series
-        } else {
-            self.expected_purchases_by_quadrature(t, x, t_cal)
-        }
-    }
-
-    /// [`expected_purchases_if_alive`](Self::expected_purchases_if_alive) as the integral the
-    /// closed form stands for: alive at T with x repeat purchases, λ ~ Gamma(r + x, α + T) and
-    /// p ~ Beta(a, b + x), and given both a customer buys (1 − e^(−λpt))/p in the next t; so the
-    /// expectation is ∫ (1 − ((α+T)/(α+T+pt))^(r+x))/p Beta(p; a, b + x) dp over (0, 1).
-    ///
-    /// The integral is split at ½, each half in the distance w from its end (p below, 1 − p
-    /// above). A Beta shape k below 1 makes its end singular: that half is taken in u with
-    /// w = u^(1/k), which absorbs the power. The density is formed in logs, so large shapes
-    /// neither overflow nor underflow.
-    fn expected_purchases_by_quadrature(&self, t: f64, x: u32, t_cal: f64) -> f64 {
-        let Self { r, alpha, a, b } = *self;
-        let (rate, shape, b_post) = (alpha + t_cal, r + f64::from(x), b + f64::from(x));
-        // (1 − (rate/(rate + pt))^shape)/p, without cancellation for small p; its limit at 0
-        // where pt/rate is too small to carry.
-        let bought = |p: f64| {
-            let y = p * t / rate;
-            if y < 1e-12 {
-                shape * t / rate
-            } else {
-                -(-shape * y.ln_1p()).exp_m1() / p
-            }
-        };
-        let ln_norm = ln_beta(a, b_post);
-        // One half: `near` is the Beta shape of its end, `far` the other; `at` maps the
-        // distance w from the end to p.
-        let half = |near: f64, far: f64, at: &dyn Fn(f64) -> f64| {
-            if near < 1.0 {
-                integrate(
-                    |u: f64| {
-                        let w = u.powf(1.0 / near);
-                        bought(at(w)) * ((far - 1.0) * (-w).ln_1p() - ln_norm).exp() / near
-                    },
-                    (0.0, 0.5_f64.powf(near)),
-                    0.0,
-                    0.0,
-                    1e-13,
-                )
-            } else {
-                let density =
-                    |w: f64| ((near - 1.0) * w.ln() + (far - 1.0) * (-w).ln_1p() - ln_norm).exp();
-                let mode = (near - 1.0) / (near + far - 2.0).max(f64::MIN_POSITIVE);
-                integrate(
-                    |w: f64| {
-                        if w == 0.0 {
-                            0.0
-                        } else {
-                            bought(at(w)) * density(w)
-                        }
-                    },
-                    (0.0, 0.5),
-                    mode.clamp(0.0, 0.5),
-                    0.0,
-                    1e-13,
-                )
-            }
-        };
-        half(a, b_post, &|w| w) + half(b_post, a, &|w| 1.0 - w)
+            let f = hyp2f1(p.a + p.b - 1.0 - p.r, am1, p.a + p.b + xf - 1.0, z);
+            let bracket = 1.0 - (am1 * (-z).ln_1p()).exp() * f;
+            (p.a + p.b + xf - 1.0) / am1 * bracket
+        })
     }
 
     /// Expected purchases in (T, T + t] of a customer with history (x, tₓ, T).
@@ -230,8 +145,12 @@ impl BgNbdParams {
         if t <= 0.0 {
             return 0.0;
         }
-        // A new customer: alive at T = 0 with no repeat purchase.
-        self.expected_purchases_if_alive(t, 0, 0.0)
+        let z = t / (self.alpha + t);
+        self.with_a_away_from_one(|p| {
+            let am1 = p.a - 1.0;
+            let f = hyp2f1(p.a + p.b - 1.0 - p.r, am1, p.a + p.b - 1.0, z);
+            (p.a + p.b - 1.0) / am1 * (1.0 - (am1 * (-z).ln_1p()).exp() * f)
+        })
     }
 
     /// Evaluates `f`, averaging a ± 1e-7 when a is within 1e-7 of 1 (a removable singularity).
@@ -452,86 +371,6 @@ fn minimize_mean_ll(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The integral and the series are the same expectation: they agree where the series
-    /// converges, beyond the point where the integral takes over too.
-    #[test]
-    fn quadrature_matches_the_series_where_both_apply() {
-        for &(r, alpha, a, b) in &[
-            (0.243, 4.414, 0.793, 2.426),
-            (2.0, 0.3, 0.4, 0.7),
-            (0.5, 1.0, 3.0, 40.0),
-            (1.2, 0.05, 1.5, 0.8),
-        ] {
-            let p = BgNbdParams::new(r, alpha, a, b).expect("test parameters");
-            for &(t, x, t_cal) in &[
-                (13.0, 0, 0.0),
-                (39.0, 2, 30.0),
-                (4.0, 25, 70.0),
-                (52.0, 1, 1.0),
-            ] {
-                let z = t / (alpha + t_cal + t);
-                assert!(z < 0.9999, "the series converges: {z}");
-                let series = p.with_a_away_from_one(|q| {
-                    let am1 = q.a - 1.0;
-                    let xf = f64::from(x);
-                    let f =
-                        crate::special::hyp2f1(q.a + q.b - 1.0 - q.r, am1, q.a + q.b + xf - 1.0, z);
-                    (q.a + q.b + xf - 1.0) / am1 * (1.0 - (am1 * (-z).ln_1p()).exp() * f)
-                });
-                let quadrature = p.expected_purchases_by_quadrature(t, x, t_cal);
-                assert!(
-                    (series - quadrature).abs() <= 1e-9 * series.abs(),
-                    "{r} {alpha} {a} {b} / {t} {x} {t_cal}: {series} against {quadrature}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn expectations_stay_finite_where_the_series_would_not_converge() {
-        for &(a, b) in &[
-            (0.5, 2.0),
-            (2.0, 0.5),
-            (1.5, 50.0),
-            (1.0, 1.0),
-            (0.01, 0.02),
-        ] {
-            for alpha in [1e-4, 1e-6, 1e-9] {
-                let p = BgNbdParams::new(0.5, alpha, a, b).expect("test parameters");
-                let new = p.expected_purchases(13.0);
-                let alive = p.expected_purchases_if_alive(13.0, 3, 0.5);
-                // Given p, a customer buys at most 1/p, and 1/p has mean (a+b−1)/(a−1) for
-                // a > 1; the rate alone caps the count at r·t/α.
-                for e in [new, alive] {
-                    assert!(e.is_finite() && e > 0.0, "{a} {b} {alpha}: {e}");
-                    assert!(e <= 13.0 * 3.5 / alpha, "{a} {b} {alpha}: {e}");
-                }
-                if a > 1.0 {
-                    assert!(
-                        new <= (a + b - 1.0) / (a - 1.0) * (1.0 + 1e-9),
-                        "{a} {b}: {new}"
-                    );
-                }
-            }
-        }
-        // a + b = 1 with no repeat purchase: the series would divide by zero.
-        let unit = BgNbdParams::new(2.0, 0.3, 0.4, 0.6).expect("test parameters");
-        let e = unit.expected_purchases(13.0);
-        assert!(e.is_finite() && e > 0.0, "{e}");
-        // Continuous across the switch: α = 13·(1/0.99 − 1) puts z at 0.99 for T = 0.
-        let edge = 13.0 * (1.0 / 0.99 - 1.0);
-        let at = |alpha: f64| {
-            BgNbdParams::new(0.7, alpha, 1.3, 2.1)
-                .expect("test parameters")
-                .expected_purchases(13.0)
-        };
-        let (series, quadrature) = (at(edge * (1.0 + 1e-9)), at(edge * (1.0 - 1e-9)));
-        assert!(
-            (series - quadrature).abs() < 1e-8 * series,
-            "{series} {quadrature}"
-        );
-    }
 
     /// Above [`SAMPLE_ABOVE`] patterns the fit starts from a sample's optimum: it must reach
     /// the maximum a fit from the usual start reaches.

@@ -71,29 +71,21 @@ pub const HYP2F1_MAX_TERMS: usize = 1_000_000;
 /// it returns NaN if `z` is outside [0, 1) or the series needs more than [`HYP2F1_MAX_TERMS`]
 /// terms.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    hyp2f1_with_largest_term(a, b, c, z).0
-}
-
-/// [`hyp2f1`] and the largest magnitude of a term it summed: a sum far smaller than its largest
-/// term has lost that ratio's digits to cancellation, which a caller can check.
-pub fn hyp2f1_with_largest_term(a: f64, b: f64, c: f64, z: f64) -> (f64, f64) {
     if !(0.0..1.0).contains(&z) {
-        return (f64::NAN, f64::NAN);
+        return f64::NAN;
     }
     let mut sum = 1.0;
     let mut term = 1.0;
-    let mut largest: f64 = 1.0;
     let mut n = 0.0;
     for _ in 0..HYP2F1_MAX_TERMS {
         term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
         sum += term;
-        largest = largest.max(term.abs());
         if term.abs() <= f64::EPSILON * 0.25 * sum.abs() || term == 0.0 {
-            return (sum, largest);
+            return sum;
         }
         n += 1.0;
     }
-    (f64::NAN, f64::NAN)
+    f64::NAN
 }
 
 /// Points of the Gauss–Legendre rule [`integrate`] applies to each panel.
