@@ -120,6 +120,9 @@ fn gauss_legendre() -> &'static [(f64, f64); GAUSS_LEGENDRE_POINTS] {
     })
 }
 
+/// Panels [`integrate`] halves at most; past it every panel left is taken as it stands.
+const MAX_HALVINGS: usize = 20_000;
+
 /// Halvings from the whole range to the narrowest first panel [`integrate`] sets beside the peak.
 const PEAK_GRADING_STEPS: i32 = 40;
 
@@ -129,8 +132,8 @@ const PEAK_GRADING_STEPS: i32 = 40;
 /// then agrees on nearly nothing), so the first panels are graded geometrically from `peak`
 /// toward both ends, the narrowest 2⁻⁴⁰ of the range. Each panel is then halved until its halves
 /// agree with it to within its share of `abs_tol`, or to within `noise` relative (how precisely
-/// `f` itself is computed, at least rounding), at most 48 times. The caller scales `f` so that it
-/// neither overflows nor underflows where it matters.
+/// `f` itself is computed, at least rounding), at most 48 times and [`MAX_HALVINGS`] panels in
+/// all. The caller scales `f` so that it neither overflows nor underflows where it matters.
 pub fn integrate(
     f: impl Fn(f64) -> f64,
     (a, b): (f64, f64),
@@ -175,12 +178,20 @@ pub fn integrate(
         })
         .collect();
     let mut total = 0.0;
+    let mut panels_halved = 0_usize;
     while let Some((lo, hi, whole, tol, depth)) = panels.pop() {
         let mid = 0.5 * (lo + hi);
         let (left, right) = (rule(lo, mid), rule(mid, hi));
         let halves = left + right;
         let error = (halves - whole).abs();
-        if depth >= 48 || error <= tol || error <= noise.max(4.0 * f64::EPSILON) * halves.abs() {
+        panels_halved += 1;
+        // The cap bounds the work whatever `f` does (an `f` noisier than `noise` says would
+        // otherwise halve panels down to the depth limit, 2⁴⁸ of them).
+        if depth >= 48
+            || panels_halved >= MAX_HALVINGS
+            || error <= tol
+            || error <= noise.max(4.0 * f64::EPSILON) * halves.abs()
+        {
             total += halves;
         } else {
             panels.push((lo, mid, left, 0.5 * tol, depth + 1));
@@ -249,6 +260,9 @@ mod tests {
         let peak = integrate(|w| (-1e4 * w).exp(), (0.0, 16.0), 0.0, 1e-18, 0.0);
         assert!((peak / 1e-4 - 1.0).abs() < 1e-12, "{peak}");
         assert!(integrate(f64::exp, (1.0, 1.0), 1.0, 1e-14, 0.0).abs() < 1e-300);
+        // An integrand noisier than the caller says still ends, near its value.
+        let noisy = integrate(|w| 1.0 + 1e-9 * (1e9 * w).sin(), (0.0, 1.0), 0.5, 0.0, 0.0);
+        assert!((noisy - 1.0).abs() < 1e-8, "{noisy}");
         // A peak inside the range: ∫₋₁¹ e^(−10⁶ (w − 0.3)²) = √(π/10⁶).
         let inner = integrate(
             |w| (-1e6 * (w - 0.3) * (w - 0.3)).exp(),
