@@ -473,22 +473,8 @@ mod tests {
     /// terms the index's WHERE implies, so its deferred seek into the table never happens.)
     #[tokio::test]
     async fn the_analytics_customers_read_sums_balances_from_the_aum_index() {
-        use fincrm_store::Store as _;
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let path = dir.path().join("plan.db");
-        let store = crate::SqliteStore::open(&path).await.expect("store");
-        store.migrate().await.expect("migrated");
-        let conn = Connection::open(&path).expect("connection");
-        let mut plan = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {ANALYTICS_AUM_SQL}"))
-            .expect("plan");
-        let steps: Vec<String> = plan
-            .query_map(("A", "B"), |row| row.get(3))
-            .expect("plan rows")
-            .collect::<Result<_, _>>()
-            .expect("plan text");
         assert_eq!(
-            steps,
+            plan_on_a_migrated_database(ANALYTICS_AUM_SQL, ("A", "B")).await,
             ["SEARCH holding USING INDEX holding_aum_idx (customer_id>? AND customer_id<?)"]
         );
     }
@@ -498,6 +484,14 @@ mod tests {
     /// send each customer to the table again, with no other test failing.
     #[tokio::test]
     async fn the_analytics_customers_read_walks_the_covering_index() {
+        assert_eq!(
+            plan_on_a_migrated_database(ANALYTICS_CUSTOMERS_SQL, ("A", 20_000)).await,
+            ["SEARCH customer USING COVERING INDEX customer_analytics_idx (customer_id>?)"]
+        );
+    }
+
+    /// The steps of SQLite's plan for `sql` with `params` on a freshly migrated database.
+    async fn plan_on_a_migrated_database(sql: &str, params: impl rusqlite::Params) -> Vec<String> {
         use fincrm_store::Store as _;
         let dir = tempfile::tempdir().expect("temporary folder");
         let path = dir.path().join("plan.db");
@@ -505,16 +499,11 @@ mod tests {
         store.migrate().await.expect("migrated");
         let conn = Connection::open(&path).expect("connection");
         let mut plan = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {ANALYTICS_CUSTOMERS_SQL}"))
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .expect("plan");
-        let steps: Vec<String> = plan
-            .query_map(("A", 20_000), |row| row.get(3))
+        plan.query_map(params, |row| row.get(3))
             .expect("plan rows")
             .collect::<Result<_, _>>()
-            .expect("plan text");
-        assert_eq!(
-            steps,
-            ["SEARCH customer USING COVERING INDEX customer_analytics_idx (customer_id>?)"]
-        );
+            .expect("plan text")
     }
 }
