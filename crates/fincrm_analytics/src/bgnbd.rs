@@ -9,7 +9,14 @@
 //! The log-likelihood is the closed form of the paper, evaluated with log-sum-exp so it stays
 //! finite for large x and T. The conditional expectation uses Euler's transformation
 //! ₂F₁(r+x, b+x; a+b+x−1; z) = (1−z)^(a−1−r−x) ₂F₁(a+b−1−r, a−1; a+b+x−1; z), which removes the
-//! (1−z)^(r+x) prefactor and keeps every term O(1) however large x is.
+//! (1−z)^(r+x) prefactor and keeps every term O(1) however large x is. Its terms alternate and
+//! cancel for a large r against a small a + b − 1, or a large a (a degenerate fit where every
+//! customer's dropout probability is the same): each answer is checked against its rounding, and
+//! one not known to six digits is taken from the untransformed series instead, whose terms are all
+//! positive (summed in logs). Near z = 1 (a tiny α against the horizon, on a short history) both
+//! would need millions of terms, so there, and where neither is known to six digits, the
+//! expectation is taken as the integral it stands for, over the dropout probability's posterior
+//! (see [`BgNbdParams::expected_purchases_if_alive`]).
 
 #![expect(
     clippy::many_single_char_names,
@@ -26,8 +33,14 @@ use crate::blocks::sum_blocks;
 use crate::clv::PurchaseModel;
 use crate::data::RfmData;
 use crate::optim::{minimize_from, std_errors};
-use crate::special::{digamma, hyp2f1, ln_gamma};
+use crate::special::{
+    digamma, hyp2f1_with_largest_term, integrate, ln_beta, ln_gamma, ln_hyp2f1_positive,
+};
 use crate::{AnalyticsError, FitDiagnostics};
+
+/// Largest z at which the expectations are summed as a series (at most a few thousand terms);
+/// beyond it they are integrated.
+const SERIES_Z_MAX: f64 = 0.99;
 
 /// BG/NBD parameters: purchase rate λ ~ Gamma(shape r, rate α), dropout p ~ Beta(a, b).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -127,12 +140,105 @@ impl BgNbdParams {
         }
         let xf = f64::from(x);
         let z = t / (self.alpha + t_cal + t);
-        self.with_a_away_from_one(|p| {
+        // The series' third parameter a + b + x − 1 must be positive (at 0 its first term
+        // divides by it); below that, as near z = 1, the integral takes over.
+        if z > SERIES_Z_MAX || self.a + self.b + xf - 1.0 <= 0.0 {
+            return self.expected_purchases_by_quadrature(t, x, t_cal);
+        }
+        let series = self.with_a_away_from_one(|p| {
             let am1 = p.a - 1.0;
-            let f = hyp2f1(p.a + p.b - 1.0 - p.r, am1, p.a + p.b + xf - 1.0, z);
-            let bracket = 1.0 - (am1 * (-z).ln_1p()).exp() * f;
-            (p.a + p.b + xf - 1.0) / am1 * bracket
-        })
+            let c = p.a + p.b + xf - 1.0;
+            // A bracket not known to six digits is no answer: the next form is tried.
+            let euler = euler_bracket(p, xf, z)
+                .filter(|(bracket, rounding)| bracket.abs() >= 1e6 * rounding);
+            let direct = || {
+                direct_bracket(p, xf, z)
+                    .filter(|(bracket, rounding)| bracket.abs() >= 1e6 * rounding)
+            };
+            euler
+                .or_else(direct)
+                .map_or(f64::NAN, |(bracket, _)| c / am1 * bracket)
+        });
+        if series.is_finite() {
+            series
+        } else {
+            self.expected_purchases_by_quadrature(t, x, t_cal)
+        }
+    }
+
+    /// [`expected_purchases_if_alive`](Self::expected_purchases_if_alive) as the integral the
+    /// closed form stands for: alive at T with x repeat purchases, λ ~ Gamma(r + x, α + T) and
+    /// p ~ Beta(a, b + x), and given both a customer buys (1 − e^(−λpt))/p in the next t; so the
+    /// expectation is ∫ (1 − ((α+T)/(α+T+pt))^(r+x))/p Beta(p; a, b + x) dp over (0, 1).
+    ///
+    /// The integral is split at ½, each half in the distance w from its end (p below, 1 − p
+    /// above). A Beta shape k below 1 makes its end singular: that half is taken in u with
+    /// w = u^(1/k), which absorbs the power. The density is formed in logs, so large shapes
+    /// neither overflow nor underflow.
+    fn expected_purchases_by_quadrature(&self, t: f64, x: u32, t_cal: f64) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        let (rate, shape, b_post) = (alpha + t_cal, r + f64::from(x), b + f64::from(x));
+        // (1 − (rate/(rate + pt))^shape)/p, without cancellation for small p; its limit at 0
+        // where pt/rate is too small to carry.
+        let bought = |p: f64| {
+            let y = p * t / rate;
+            if y < 1e-12 {
+                shape * t / rate
+            } else {
+                -(-shape * y.ln_1p()).exp_m1() / p
+            }
+        };
+        // The density is scaled by ln B(a, b + x), then divided by its own integral by the same
+        // rule: for large shapes ln B is the difference of ln Γ's near 10⁷, good to only 1e-8,
+        // and the quadrature's own error cancels in the ratio too.
+        let ln_norm = ln_beta(a, b_post);
+        // One half, as ∫ bought × density and ∫ density: `near` is the Beta shape of its end,
+        // `far` the other; `at` maps the distance w from the end to p.
+        let half = |near: f64, far: f64, at: &dyn Fn(f64) -> f64| {
+            let both = |with_bought: bool| {
+                if near < 1.0 {
+                    integrate(
+                        |u: f64| {
+                            let w = u.powf(1.0 / near);
+                            let density = ((far - 1.0) * (-w).ln_1p() - ln_norm).exp() / near;
+                            if with_bought {
+                                bought(at(w)) * density
+                            } else {
+                                density
+                            }
+                        },
+                        (0.0, 0.5_f64.powf(near)),
+                        0.0,
+                        0.0,
+                        1e-10,
+                    )
+                } else {
+                    let mode = (near - 1.0) / (near + far - 2.0).max(f64::MIN_POSITIVE);
+                    integrate(
+                        |w: f64| {
+                            if w == 0.0 {
+                                return 0.0;
+                            }
+                            let density = ((near - 1.0) * w.ln() + (far - 1.0) * (-w).ln_1p()
+                                - ln_norm)
+                                .exp();
+                            if with_bought {
+                                bought(at(w)) * density
+                            } else {
+                                density
+                            }
+                        },
+                        (0.0, 0.5),
+                        mode.clamp(0.0, 0.5),
+                        0.0,
+                        1e-10,
+                    )
+                }
+            };
+            (both(true), both(false))
+        };
+        let (lower, upper) = (half(a, b_post, &|w| w), half(b_post, a, &|w| 1.0 - w));
+        (lower.0 + upper.0) / (lower.1 + upper.1)
     }
 
     /// Expected purchases in (T, T + t] of a customer with history (x, tₓ, T).
@@ -145,12 +251,8 @@ impl BgNbdParams {
         if t <= 0.0 {
             return 0.0;
         }
-        let z = t / (self.alpha + t);
-        self.with_a_away_from_one(|p| {
-            let am1 = p.a - 1.0;
-            let f = hyp2f1(p.a + p.b - 1.0 - p.r, am1, p.a + p.b - 1.0, z);
-            (p.a + p.b - 1.0) / am1 * (1.0 - (am1 * (-z).ln_1p()).exp() * f)
-        })
+        // A new customer: alive at T = 0 with no repeat purchase.
+        self.expected_purchases_if_alive(t, 0, 0.0)
     }
 
     /// Evaluates `f`, averaging a ± 1e-7 when a is within 1e-7 of 1 (a removable singularity).
@@ -179,6 +281,43 @@ impl PurchaseModel for BgNbdParams {
     fn expected_purchases_if_alive(&self, t: f64, x: u32, t_cal: f64) -> f64 {
         BgNbdParams::expected_purchases_if_alive(self, t, x, t_cal)
     }
+}
+
+/// The bracket 1 − (1−z)^(r+x) ₂F₁(r+x, b+x; a+b+x−1; z) of the conditional expectation, by
+/// Euler's transformation (1 − (1−z)^(a−1) ₂F₁(a+b−1−r, a−1; a+b+x−1; z)), with a bound on its
+/// rounding error. Every term stays O(1) however large x is, but for a large r against a small
+/// a + b − 1, or a large a, the terms alternate and cancel: the bound then says so.
+fn euler_bracket(p: &BgNbdParams, xf: f64, z: f64) -> Option<(f64, f64)> {
+    let am1 = p.a - 1.0;
+    let (f, largest) =
+        hyp2f1_with_largest_term(p.a + p.b - 1.0 - p.r, am1, p.a + p.b + xf - 1.0, z);
+    let scale = (am1 * (-z).ln_1p()).exp();
+    let bracket = 1.0 - scale * f;
+    // The bracket's rounding: the series' largest term's, scaled, and the 1's.
+    let rounding = 64.0 * f64::EPSILON * (scale * largest + 1.0);
+    (bracket.is_finite() && rounding.is_finite()).then_some((bracket, rounding))
+}
+
+/// The same bracket from the untransformed series, whose terms are all positive when
+/// a + b + x − 1 > 0: it cannot cancel, and is summed in logs so it cannot overflow. Only the
+/// last step, 1 − S with S = (1−z)^(r+x) ₂F₁, can lose digits (S near 1, a short horizon), and
+/// the bound says how many. This is the form for large a and b (a fit where nobody's dropout
+/// differs: the Beta distribution is a spike), where Euler's terms grow like (az)ⁿ/n! and cancel.
+fn direct_bracket(p: &BgNbdParams, xf: f64, z: f64) -> Option<(f64, f64)> {
+    let (n, c) = (p.r + xf, p.a + p.b + xf - 1.0);
+    if c <= 0.0 {
+        return None;
+    }
+    let (ln_f, terms) = ln_hyp2f1_positive(n, p.b + xf, c, z)?;
+    let ln_prefactor = n * (-z).ln_1p();
+    let ln_s = ln_prefactor + ln_f;
+    let bracket = -ln_s.exp_m1();
+    // ln S carries the rounding of its two parts, and each term of the sum that of its
+    // product of factors.
+    #[expect(clippy::cast_precision_loss, reason = "a term count, far below 2^52")]
+    let ln_error = f64::EPSILON * (64.0 * (ln_prefactor.abs() + ln_f.abs() + 1.0) + terms as f64);
+    let rounding = ln_s.exp() * ln_error;
+    (bracket.is_finite() && rounding.is_finite()).then_some((bracket, rounding))
 }
 
 /// Per-evaluation tables of ln(α + t) and 1/(α + t) over the distinct time values.
@@ -371,6 +510,109 @@ fn minimize_mean_ll(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The three forms are the same expectation: where a series form passes its rounding check
+    /// it agrees with the integral, and each form is exercised.
+    #[test]
+    fn the_series_forms_and_the_quadrature_agree_where_they_apply() {
+        let (mut by_euler, mut by_direct) = (0, 0);
+        for &(r, alpha, a, b) in &[
+            (0.243, 4.414, 0.793, 2.426),
+            (2.0, 0.3, 0.4, 0.7),
+            (0.5, 1.0, 3.0, 40.0),
+            (1.2, 0.05, 1.5, 0.8),
+            // A degenerate fit (the analytics-run test's year-old demo bank): a and b huge, so
+            // every customer's dropout probability is a/(a+b). Euler's series cancels here.
+            (0.596, 4.14, 122_333.9, 4_243_821.9),
+            (40.0, 2.0, 3000.0, 9000.0),
+        ] {
+            let p = BgNbdParams::new(r, alpha, a, b).expect("test parameters");
+            for &(t, x, t_cal) in &[
+                (13.0, 0, 0.0),
+                (39.0, 2, 30.0),
+                (4.0, 25, 70.0),
+                (52.0, 1, 1.0),
+                (4.345, 7, 35.57),
+            ] {
+                let xf = f64::from(x);
+                let z = t / (alpha + t_cal + t);
+                let quadrature = p.expected_purchases_by_quadrature(t, x, t_cal);
+                let c_over_am1 = (a + b + xf - 1.0) / (a - 1.0);
+                let accepted = |form: Option<(f64, f64)>| {
+                    form.filter(|(bracket, rounding)| bracket.abs() >= 1e6 * rounding)
+                        .map(|(bracket, _)| c_over_am1 * bracket)
+                };
+                let euler = accepted(euler_bracket(&p, xf, z));
+                let direct = accepted(direct_bracket(&p, xf, z));
+                if a > 100_000.0 {
+                    assert!(euler.is_none(), "Euler's terms cancel for a = {a}");
+                }
+                for (form, value, count) in [
+                    ("Euler", euler, &mut by_euler),
+                    ("direct", direct, &mut by_direct),
+                ] {
+                    if let Some(series) = value {
+                        *count += 1;
+                        assert!(
+                            (series - quadrature).abs() <= 1e-9 * series.abs(),
+                            "{form} {r} {alpha} {a} {b} / {t} {x} {t_cal}: {series} against {quadrature}"
+                        );
+                    }
+                }
+                let chosen = p.expected_purchases_if_alive(t, x, t_cal);
+                assert!(
+                    (chosen - quadrature).abs() <= 1e-9 * quadrature,
+                    "{chosen} {quadrature}"
+                );
+            }
+        }
+        assert!(by_euler >= 15 && by_direct >= 10, "{by_euler} {by_direct}");
+    }
+
+    #[test]
+    fn expectations_stay_finite_where_the_series_would_not_converge() {
+        for &(a, b) in &[
+            (0.5, 2.0),
+            (2.0, 0.5),
+            (1.5, 50.0),
+            (1.0, 1.0),
+            (0.01, 0.02),
+        ] {
+            for alpha in [1e-4, 1e-6, 1e-9] {
+                let p = BgNbdParams::new(0.5, alpha, a, b).expect("test parameters");
+                let new = p.expected_purchases(13.0);
+                let alive = p.expected_purchases_if_alive(13.0, 3, 0.5);
+                // Given p, a customer buys at most 1/p, and 1/p has mean (a+b−1)/(a−1) for
+                // a > 1; the rate alone caps the count at r·t/α.
+                for e in [new, alive] {
+                    assert!(e.is_finite() && e > 0.0, "{a} {b} {alpha}: {e}");
+                    assert!(e <= 13.0 * 3.5 / alpha, "{a} {b} {alpha}: {e}");
+                }
+                if a > 1.0 {
+                    assert!(
+                        new <= (a + b - 1.0) / (a - 1.0) * (1.0 + 1e-9),
+                        "{a} {b}: {new}"
+                    );
+                }
+            }
+        }
+        // a + b = 1 with no repeat purchase: the series would divide by zero.
+        let unit = BgNbdParams::new(2.0, 0.3, 0.4, 0.6).expect("test parameters");
+        let e = unit.expected_purchases(13.0);
+        assert!(e.is_finite() && e > 0.0, "{e}");
+        // Continuous across the switch: α = 13·(1/0.99 − 1) puts z at 0.99 for T = 0.
+        let edge = 13.0 * (1.0 / 0.99 - 1.0);
+        let at = |alpha: f64| {
+            BgNbdParams::new(0.7, alpha, 1.3, 2.1)
+                .expect("test parameters")
+                .expected_purchases(13.0)
+        };
+        let (series, quadrature) = (at(edge * (1.0 + 1e-9)), at(edge * (1.0 - 1e-9)));
+        assert!(
+            (series - quadrature).abs() < 1e-8 * series,
+            "{series} {quadrature}"
+        );
+    }
 
     /// Above [`SAMPLE_ABOVE`] patterns the fit starts from a sample's optimum: it must reach
     /// the maximum a fit from the usual start reaches.

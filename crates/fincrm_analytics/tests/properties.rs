@@ -17,7 +17,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn bgnbd_and_pareto_log_likelihoods_are_finite(
+    fn bgnbd_and_pareto_log_likelihoods_and_predictions_are_finite(
         r in param(), alpha in param(), a in param(), b in param(),
         x in 0_u32..10_000, frac in 0.0_f64..=1.0, t in 0.0_f64..10_000.0,
     ) {
@@ -29,8 +29,22 @@ proptest! {
         prop_assert!(ll.is_finite(), "Pareto/NBD {ll}");
         let pa = p.p_alive(x, tx, t);
         prop_assert!((0.0..=1.0).contains(&pa));
-        let e = BgNbdParams::new(r, alpha, a, b).expect("test data").p_alive(x, tx, t);
+        let bg = BgNbdParams::new(r, alpha, a, b).expect("test data");
+        let e = bg.p_alive(x, tx, t);
         prop_assert!((0.0..=1.0).contains(&e));
+        // Predictions over a quarter in the same unit: finite and not negative.
+        for expected in [
+            bg.conditional_expected_purchases(13.0, x, tx, t),
+            bg.expected_purchases(13.0),
+            p.conditional_expected_purchases(13.0, x, tx, t),
+        ] {
+            prop_assert!(expected.is_finite() && expected >= 0.0, "prediction {expected}");
+        }
+        // Dropping out only takes purchases away: alive, a customer buys at most what the rate's
+        // posterior mean, (r + x)/(α + T), gives over the horizon.
+        let alive = bg.expected_purchases_if_alive(13.0, x, t);
+        let ceiling = (r + f64::from(x)) / (alpha + t) * 13.0;
+        prop_assert!(alive <= ceiling * (1.0 + 1e-9), "{alive} above {ceiling}");
     }
 
     #[test]

@@ -263,13 +263,31 @@ async fn aum_trend_story(store: &dyn Store) {
         "{:?}",
         after.stages
     );
-    let mut checked = 0;
+    let (mut checked, mut predicted) = (0, 0);
     for i in 0..400u64 {
         let id = fincrm_domain::CustomerId::parse(&format!("P{}", 1_000_000_000 + i)).unwrap();
         let history = store.score_history(&id, 2).await.unwrap();
         let [latest, earlier] = history.as_slice() else {
             continue;
         };
+        // The year-old demo bank fits a degenerate BG/NBD (a and b in the hundred thousands:
+        // everyone's dropout probability the same), where the usual series cancels to garbage;
+        // every scored customer still gets a prediction, and one with repeat purchases a CLV.
+        for score in [earlier, latest] {
+            if score.p_alive.is_some() {
+                assert!(
+                    score
+                        .expected_purchases_90d
+                        .is_some_and(|e| e.is_finite() && e >= 0.0)
+                        // Without a repeat purchase the CLV may be left empty on purpose
+                        // (a Gamma-Gamma q ≤ 1 has no population mean spend).
+                        && (score.frequency == Some(0)
+                            || score.clv_minor.is_some_and(|clv| clv >= 0)),
+                    "{score:?}"
+                );
+                predicted += 1;
+            }
+        }
         if earlier.aum_minor > 0 {
             checked += 1;
             assert!(
@@ -280,6 +298,7 @@ async fn aum_trend_story(store: &dyn Store) {
         }
     }
     assert!(checked > 100, "{checked}");
+    assert!(predicted > 400, "{predicted}");
 }
 
 /// Repeat purchase days (distinct local days of debits up to `as_of`, less the first) of
