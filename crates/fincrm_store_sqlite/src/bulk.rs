@@ -18,10 +18,11 @@ use rusqlite::{Connection, TransactionBehavior, params};
 /// Sets up the bulk connection as the sqlx writer is set up (see `SqliteStore::connect`), but
 /// for the foreign keys.
 ///
-/// The connection writes `customer_score` and nothing else, and that table's one foreign key
-/// (`customer_score_run_fkey`: the run exists) is checked by [`write_scores`] once a page, in
-/// the page's transaction, instead of by SQLite once a row: about 0.3 s of a million rows.
-/// Deleting a run is checked on the connection that deletes it.
+/// The connection writes `customer_score` and `audit_log` (which has no foreign key) and
+/// nothing else. `customer_score`'s one foreign key (`customer_score_run_fkey`: the run exists)
+/// is checked by [`write_scores`] once a page, in the page's transaction, instead of by SQLite
+/// once a row: about 0.3 s of a million rows. Deleting a run is checked on the connection that
+/// deletes it.
 pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "wal")?;
     conn.pragma_update(None, "synchronous", "full")?;
@@ -223,7 +224,7 @@ fn bind_date(
 
 /// A rusqlite error of a write as the store's: a broken constraint is a conflict, as through
 /// sqlx; a database another process keeps locked past the busy timeout is unavailable.
-fn write_error(e: rusqlite::Error) -> StoreError {
+pub(crate) fn write_error(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error().map(|code| code.code) {
         Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict {
             constraint: e.to_string(),

@@ -1,11 +1,13 @@
 //! fincrm's embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
 //!
-//! All writes go through a pool of one connection (SQLite has one writer; queueing in the pool is
-//! cheaper than retrying on `SQLITE_BUSY`); reads use separate readers, which WAL lets run beside
-//! the writer: the hot reads (360, bearer token, search) as one job each on the rusqlite reader
-//! threads of the `read` module, the others through a sqlx pool. Bulk writes are multi-row
-//! `INSERT … VALUES` statements with upserts, built from the shared [`fincrm_store::tables`]
-//! layout.
+//! Writes go through a pool of one connection (SQLite has one writer; queueing in the pool is
+//! cheaper than retrying on `SQLITE_BUSY`), except two kinds that run as one job each on a
+//! rusqlite connection of their own (`direct_writer`): the analytics run's score pages, which
+//! hold the sqlx writer meanwhile, and bare audit appends, short enough to wait on SQLite's own
+//! lock instead. Reads use separate readers, which WAL lets run beside the writer: the hot reads
+//! (360, bearer token, search) as one job each on the rusqlite reader threads of the `read`
+//! module, the others through a sqlx pool. Bulk writes are multi-row `INSERT … VALUES`
+//! statements with upserts, built from the shared [`fincrm_store::tables`] layout.
 
 mod activity;
 mod audit;
@@ -59,9 +61,10 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The hot reads (a 360, a bearer token), one job each: see [`read`].
     read: Arc<read::Readers>,
-    /// The analytics run's score pages, on a read-write rusqlite connection used only while
-    /// the sqlx writer is held: see [`bulk`].
-    bulk: Arc<read::Readers>,
+    /// A read-write rusqlite connection for the writes that go as one job: the analytics run's
+    /// score pages ([`bulk`], holding the sqlx writer) and bare audit appends ([`audit`], on
+    /// SQLite's lock).
+    direct_writer: Arc<read::Readers>,
     /// Checkpoints the WAL while any clone of the store lives.
     _checkpointer: Arc<checkpoint::Checkpointer>,
     /// Seals personal information on write and opens it on read (`fincrm_store::pii`); `None`
@@ -130,7 +133,7 @@ impl SqliteStore {
             .await?;
         let checkpointer = Arc::new(checkpoint::Checkpointer::start(options.get_filename())?);
         let read = Arc::new(read::Readers::open(options.get_filename(), READERS)?);
-        let bulk = Arc::new(read::Readers::open_bulk_writer(
+        let direct_writer = Arc::new(read::Readers::open_direct_writer(
             options.get_filename(),
             bulk::configure,
         )?);
@@ -143,7 +146,7 @@ impl SqliteStore {
             writer,
             reader,
             read,
-            bulk,
+            direct_writer,
             _checkpointer: checkpointer,
             keyring: None,
         })
@@ -442,7 +445,7 @@ impl Store for SqliteStore {
         // Held, idle, for the length of the job: no other write of this process meanwhile.
         let _writer = self.writer.acquire().await?;
         let marker = marker.clone();
-        self.bulk
+        self.direct_writer
             .run(move |c| bulk::write_scores(c, &marker, &scores))
             .await
     }

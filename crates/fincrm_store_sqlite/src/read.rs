@@ -79,9 +79,9 @@ impl Readers {
 
     /// One read-write connection on a thread of its own, set up by `configure` (WAL,
     /// `synchronous=FULL` and `wal_autocheckpoint` as the sqlx writer; see
-    /// [`crate::bulk::configure`] for its foreign keys): for the bulk writes of [`crate::bulk`],
-    /// made while the caller holds the sqlx writer.
-    pub(crate) fn open_bulk_writer(
+    /// [`crate::bulk::configure`] for its foreign keys): for the bulk writes of [`crate::bulk`]
+    /// and the audit appends of [`crate::audit`].
+    pub(crate) fn open_direct_writer(
         path: &Path,
         configure: fn(&Connection) -> rusqlite::Result<()>,
     ) -> StoreResult<Self> {
@@ -89,7 +89,7 @@ impl Readers {
             path,
             1,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            "fincrm-sqlite-bulk",
+            "fincrm-sqlite-write",
             configure,
         )
     }
