@@ -90,24 +90,12 @@ pub(crate) fn append_direct(
             .prepare_cached(INSERT_ONE_SQL)
             .map_err(crate::bulk::write_error)?;
         for r in &records {
-            let e = &r.entry;
+            let seq = rusqlite::types::Value::Integer(r.seq);
+            let text = text_columns(r)
+                .into_iter()
+                .map(rusqlite::types::Value::from);
             insert
-                .execute(rusqlite::params![
-                    r.seq,
-                    e.recorded_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
-                    e.actor,
-                    e.action,
-                    e.customer_id,
-                    e.client_addr,
-                    e.target_table,
-                    e.target_key,
-                    e.before_json,
-                    e.after_json,
-                    e.reason,
-                    r.prev_hash,
-                    r.hash,
-                ])
+                .execute(rusqlite::params_from_iter(std::iter::once(seq).chain(text)))
                 .map_err(crate::bulk::write_error)?;
         }
     }
@@ -115,29 +103,38 @@ pub(crate) fn append_direct(
     Ok(records)
 }
 
-/// `records` as a JSON array of rows in the column order of the insert; instants as sqlx
-/// writes them (RFC 3339), so these rows read back like any other.
+/// A record's columns after `seq`, in the inserts' order: the instant as sqlx writes it
+/// (RFC 3339), so rows written either way read back alike, then the text columns.
+fn text_columns(r: &AuditRecord) -> [Option<String>; 12] {
+    let e = &r.entry;
+    let text = |v: &str| Some(v.to_owned());
+    [
+        Some(
+            e.recorded_at
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
+        ),
+        text(&e.actor),
+        text(&e.action),
+        e.customer_id.clone(),
+        e.client_addr.clone(),
+        text(&e.target_table),
+        text(&e.target_key),
+        e.before_json.clone(),
+        e.after_json.clone(),
+        e.reason.clone(),
+        text(&r.prev_hash),
+        text(&r.hash),
+    ]
+}
+
+/// `records` as a JSON array of rows in the column order of the insert.
 fn records_json(records: &[AuditRecord]) -> String {
     let rows: Vec<serde_json::Value> = records
         .iter()
         .map(|r| {
-            let e = &r.entry;
-            serde_json::json!([
-                r.seq,
-                e.recorded_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
-                e.actor,
-                e.action,
-                e.customer_id,
-                e.client_addr,
-                e.target_table,
-                e.target_key,
-                e.before_json,
-                e.after_json,
-                e.reason,
-                r.prev_hash,
-                r.hash,
-            ])
+            let mut row = vec![serde_json::Value::from(r.seq)];
+            row.extend(text_columns(r).into_iter().map(serde_json::Value::from));
+            serde_json::Value::Array(row)
         })
         .collect();
     serde_json::Value::Array(rows).to_string()
