@@ -431,9 +431,7 @@ async fn serve(
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving; health at /health, API at /api/v1");
     // Views, reveals and PI lookups each append an audit record: group-commit them.
-    let audit = Arc::new(fincrm_service::audit_batch::GroupCommitAudit::new(
-        stores.audit,
-    ));
+    let audit = fincrm_service::audit_batch::group_commit(stores.audit);
     let mut state = fincrm_http::AppState::new(
         stores.store,
         audit,

@@ -39,6 +39,16 @@ impl GroupCommitAudit {
     }
 }
 
+/// `audit` with concurrent appends group-committed: as it is when the store groups them
+/// itself ([`AuditStore::groups_appends`]), else behind a [`GroupCommitAudit`].
+pub fn group_commit(audit: Arc<dyn AuditStore>) -> Arc<dyn AuditStore> {
+    if audit.groups_appends() {
+        audit
+    } else {
+        Arc::new(GroupCommitAudit::new(audit))
+    }
+}
+
 fn shared(e: &StoreError) -> StoreError {
     StoreError::Other(anyhow::anyhow!("group audit append failed: {e}"))
 }

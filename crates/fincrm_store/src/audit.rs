@@ -44,6 +44,12 @@ pub trait AuditStore: Send + Sync {
 
     /// The last record's seq and hash; `None` when the log is empty.
     async fn head(&self) -> StoreResult<Option<(i64, String)>>;
+
+    /// Whether concurrent [`append`](Self::append)s already share transactions (group commit)
+    /// inside this store, so that a caller need not group them in front of it.
+    fn groups_appends(&self) -> bool {
+        false
+    }
 }
 
 /// The column list of [`AuditRow`], for `SELECT`s, in the order of the `audit_log` table.

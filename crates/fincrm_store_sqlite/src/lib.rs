@@ -1,10 +1,10 @@
 //! fincrm's embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
 //!
 //! Writes go through a pool of one connection (SQLite has one writer; queueing in the pool is
-//! cheaper than retrying on `SQLITE_BUSY`), except two kinds that run as one job each on a
-//! rusqlite connection of their own (`direct_writer`): the analytics run's score pages, which
-//! hold the sqlx writer meanwhile, and bare audit appends, short enough to wait on SQLite's own
-//! lock instead. Reads use separate readers, which WAL lets run beside the writer: the hot reads
+//! cheaper than retrying on `SQLITE_BUSY`), except two kinds that run on rusqlite connections
+//! of their own: the analytics run's score pages (`bulk`), which hold the sqlx writer
+//! meanwhile, and bare audit appends, group-committed on a thread of their own (`audit`), short
+//! enough to wait on SQLite's own lock instead. Reads use separate readers, which WAL lets run beside the writer: the hot reads
 //! (360, bearer token, search) as one job each on the rusqlite reader threads of the `read`
 //! module, the others through a sqlx pool. Bulk writes are multi-row `INSERT … VALUES`
 //! statements with upserts, built from the shared [`fincrm_store::tables`] layout.
@@ -61,10 +61,12 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The hot reads (a 360, a bearer token), one job each: see [`read`].
     read: Arc<read::Readers>,
-    /// A read-write rusqlite connection for the writes that go as one job: the analytics run's
-    /// score pages ([`bulk`], holding the sqlx writer) and bare audit appends ([`audit`], on
-    /// SQLite's lock).
+    /// A read-write rusqlite connection for the analytics run's score pages, used only while
+    /// the sqlx writer is held: see [`bulk`].
     direct_writer: Arc<read::Readers>,
+    /// Group commit of bare audit appends, on a connection and thread of its own: see
+    /// [`audit`].
+    audit: Arc<audit::AuditCommitter>,
     /// Checkpoints the WAL while any clone of the store lives.
     _checkpointer: Arc<checkpoint::Checkpointer>,
     /// Seals personal information on write and opens it on read (`fincrm_store::pii`); `None`
@@ -133,6 +135,7 @@ impl SqliteStore {
             .await?;
         let checkpointer = Arc::new(checkpoint::Checkpointer::start(options.get_filename())?);
         let read = Arc::new(read::Readers::open(options.get_filename(), READERS)?);
+        let audit = Arc::new(audit::AuditCommitter::start(options.get_filename())?);
         let direct_writer = Arc::new(read::Readers::open_direct_writer(
             options.get_filename(),
             bulk::configure,
@@ -147,6 +150,7 @@ impl SqliteStore {
             reader,
             read,
             direct_writer,
+            audit,
             _checkpointer: checkpointer,
             keyring: None,
         })

@@ -79,8 +79,8 @@ impl Readers {
 
     /// One read-write connection on a thread of its own, set up by `configure` (WAL,
     /// `synchronous=FULL` and `wal_autocheckpoint` as the sqlx writer; see
-    /// [`crate::bulk::configure`] for its foreign keys): for the bulk writes of [`crate::bulk`]
-    /// and the audit appends of [`crate::audit`].
+    /// [`crate::bulk::configure`] for its foreign keys): for the bulk writes of [`crate::bulk`],
+    /// made while the caller holds the sqlx writer.
     pub(crate) fn open_direct_writer(
         path: &Path,
         configure: fn(&Connection) -> rusqlite::Result<()>,
