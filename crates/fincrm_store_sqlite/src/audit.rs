@@ -58,7 +58,7 @@ impl AuditCommitter {
     /// Opens a read-write connection to the database at `path` (set up as the bulk writer's:
     /// [`crate::bulk::configure`]) and starts the committing thread; it ends when the last
     /// handle is dropped, after the appends already waiting.
-    pub(crate) fn start(path: &Path) -> StoreResult<Self> {
+    pub(crate) fn start(path: &Path, writer: sqlx::SqlitePool) -> StoreResult<Self> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -79,6 +79,7 @@ impl AuditCommitter {
                         entries += next.entries.len();
                         group.push(next);
                     }
+                    yield_to_the_sqlx_writer(&writer);
                     commit_group(&conn, group);
                 }
             })
@@ -97,6 +98,20 @@ impl AuditCommitter {
             .send(Waiting { entries, reply })
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// Waits, in steps of 100 µs, while the sqlx writer's one connection is taken: a business
+/// write (or the analytics run's score pages) is under way or about to begin.
+///
+/// Both connections wait for SQLite's lock with its own busy handler, which sleeps 1, 2, 5 …
+/// 100 ms between tries. Under the API's load the audit groups hold the lock most of the time,
+/// so a sqlx write kept waking to find it taken: `UPDATE api_token SET last_used_at` took
+/// 1.1 s once, and the requests queued for the writer's pool 2 s. Giving the sqlx writer the
+/// way makes a group wait for a write instead (the API's writes are rare and short).
+fn yield_to_the_sqlx_writer(writer: &sqlx::SqlitePool) {
+    while writer.num_idle() == 0 && writer.size() > 0 && !writer.is_closed() {
+        std::thread::sleep(std::time::Duration::from_micros(100));
     }
 }
 
@@ -325,6 +340,27 @@ mod tests {
             Some((2, expected_sample_chain()[1].hash.clone()))
         );
         assert_eq!(store.counts().await.unwrap().branches, 1);
+    }
+
+    /// While the sqlx writer's connection is taken (a business write under way), bare appends
+    /// wait for it to come back rather than race it for SQLite's lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bare_appends_give_way_to_a_taken_sqlx_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("way.db")).await.unwrap();
+        store.migrate().await.unwrap();
+        let held = store.writer.acquire().await.unwrap();
+        let bare = tokio::spawn({
+            let (store, entry) = (store.clone(), sample_entries()[0].clone());
+            async move { store.append(&[entry]).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(
+            !bare.is_finished(),
+            "the append waits while the writer is taken"
+        );
+        drop(held);
+        assert_eq!(bare.await.unwrap().unwrap()[0].seq, 1);
     }
 
     /// Concurrent bare appends are committed in groups, in one chain, and each caller gets its

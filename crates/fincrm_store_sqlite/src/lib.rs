@@ -135,7 +135,10 @@ impl SqliteStore {
             .await?;
         let checkpointer = Arc::new(checkpoint::Checkpointer::start(options.get_filename())?);
         let read = Arc::new(read::Readers::open(options.get_filename(), READERS)?);
-        let audit = Arc::new(audit::AuditCommitter::start(options.get_filename())?);
+        let audit = Arc::new(audit::AuditCommitter::start(
+            options.get_filename(),
+            writer.clone(),
+        )?);
         let direct_writer = Arc::new(read::Readers::open_direct_writer(
             options.get_filename(),
             bulk::configure,
