@@ -58,7 +58,11 @@ impl AuditCommitter {
     /// Opens a read-write connection to the database at `path` (set up as the bulk writer's:
     /// [`crate::bulk::configure`]) and starts the committing thread; it ends when the last
     /// handle is dropped, after the appends already waiting.
-    pub(crate) fn start(path: &Path, writer: sqlx::SqlitePool) -> StoreResult<Self> {
+    pub(crate) fn start(
+        path: &Path,
+        writer: sqlx::SqlitePool,
+        runtime: tokio::runtime::Handle,
+    ) -> StoreResult<Self> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -79,8 +83,11 @@ impl AuditCommitter {
                         entries += next.entries.len();
                         group.push(next);
                     }
-                    yield_to_the_sqlx_writer(&writer);
+                    let held = give_way_to_the_sqlx_writer(&writer, &runtime);
                     commit_group(&conn, group);
+                    // The pool takes its connection back on a task of the runtime's.
+                    let _in_runtime = runtime.enter();
+                    drop(held);
                 }
             })
             .map_err(|e| StoreError::Other(anyhow::Error::new(e)))?;
@@ -101,18 +108,31 @@ impl AuditCommitter {
     }
 }
 
-/// Waits, in steps of 100 µs, while the sqlx writer's one connection is taken: a business
-/// write (or the analytics run's score pages) is under way or about to begin.
+/// Gives the sqlx writer the way: while its one connection is taken (a business write, an
+/// import's batch, the analytics run's score pages), the group waits for it, for up to 2 ms in
+/// steps of 100 µs, then in the pool's queue like any other writer, and holds it while it
+/// commits (returned, to be dropped after). A free writer is not taken: SQLite's lock keeps the
+/// two connections apart, and taking it costs a round trip to its thread on the way back.
 ///
 /// Both connections wait for SQLite's lock with its own busy handler, which sleeps 1, 2, 5 …
 /// 100 ms between tries. Under the API's load the audit groups hold the lock most of the time,
-/// so a sqlx write kept waking to find it taken: `UPDATE api_token SET last_used_at` took
-/// 1.1 s once, and the requests queued for the writer's pool 2 s. Giving the sqlx writer the
-/// way makes a group wait for a write instead (the API's writes are rare and short).
-fn yield_to_the_sqlx_writer(writer: &sqlx::SqlitePool) {
-    while writer.num_idle() == 0 && writer.size() > 0 && !writer.is_closed() {
+/// so a sqlx write that met them kept waking to find it taken: `UPDATE api_token SET
+/// last_used_at` took 1.1 s once, and requests queued for the writer's pool 2 s. The pool's
+/// queue, in turn, keeps a run of sqlx writes (an import) from starving the groups.
+fn give_way_to_the_sqlx_writer(
+    writer: &sqlx::SqlitePool,
+    runtime: &tokio::runtime::Handle,
+) -> Option<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
+    for _ in 0..20 {
+        if writer.num_idle() > 0 || writer.size() == 0 || writer.is_closed() {
+            return None;
+        }
         std::thread::sleep(std::time::Duration::from_micros(100));
     }
+    // A runtime shutting down (the process ending) leaves the group to SQLite's lock.
+    std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(writer.acquire())))
+        .ok()
+        .and_then(Result::ok)
 }
 
 /// Commits `group` in one transaction and answers each caller.
@@ -361,6 +381,45 @@ mod tests {
         );
         drop(held);
         assert_eq!(bare.await.unwrap().unwrap()[0].seq, 1);
+    }
+
+    /// A run of sqlx writes back to back (an import's batches) does not starve bare appends:
+    /// they queue for the writer's connection with the writes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bare_appends_get_through_a_run_of_sqlx_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("run.db")).await.unwrap();
+        store.migrate().await.unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writes = tokio::spawn({
+            let (store, done) = (store.clone(), std::sync::Arc::clone(&done));
+            async move {
+                let mut n = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) && n < 20_000 {
+                    let mut tx = store.writer.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                    sqlx::query(
+                        "INSERT INTO branch (branch_id, name, level) VALUES (?, 'x', 'branch')",
+                    )
+                    .bind(format!("B{n}"))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                    tx.commit().await.unwrap();
+                    n += 1;
+                }
+                n
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        for entry in sample_entries() {
+            store.append(&[entry]).await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let n = writes.await.unwrap();
+        assert!(
+            n < 20_000,
+            "the appends went through while the writes ran ({n})"
+        );
     }
 
     /// Concurrent bare appends are committed in groups, in one chain, and each caller gets its

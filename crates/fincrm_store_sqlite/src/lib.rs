@@ -138,6 +138,7 @@ impl SqliteStore {
         let audit = Arc::new(audit::AuditCommitter::start(
             options.get_filename(),
             writer.clone(),
+            tokio::runtime::Handle::current(),
         )?);
         let direct_writer = Arc::new(read::Readers::open_direct_writer(
             options.get_filename(),
