@@ -10,23 +10,16 @@
 use async_trait::async_trait;
 use fincrm_domain::audit::AuditRecord;
 use fincrm_store::audit::check_entries;
+use fincrm_store::audit::group::{self, MAX_GROUP, Waiting};
 use fincrm_store::{AuditStore, NewAuditEntry, StoreError, StoreResult};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
-
-/// Most entries appended in one transaction.
-pub const MAX_GROUP: usize = 1024;
-
-struct Job {
-    entries: Vec<NewAuditEntry>,
-    reply: oneshot::Sender<StoreResult<Vec<AuditRecord>>>,
-}
+use tokio::sync::mpsc;
 
 /// An [`AuditStore`] whose appends are group-committed through one writer task; reads go
 /// straight to the inner store.
 pub struct GroupCommitAudit {
     inner: Arc<dyn AuditStore>,
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Waiting>,
 }
 
 impl GroupCommitAudit {
@@ -49,42 +42,11 @@ pub fn group_commit(audit: Arc<dyn AuditStore>) -> Arc<dyn AuditStore> {
     }
 }
 
-fn shared(e: &StoreError) -> StoreError {
-    StoreError::Other(anyhow::anyhow!("group audit append failed: {e}"))
-}
-
-async fn writer(inner: Arc<dyn AuditStore>, mut jobs: mpsc::Receiver<Job>) {
+async fn writer(inner: Arc<dyn AuditStore>, mut jobs: mpsc::Receiver<Waiting>) {
     while let Some(first) = jobs.recv().await {
-        let mut group = vec![first];
-        let mut entries = group[0].entries.len();
-        while entries < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    entries += job.entries.len();
-                    group.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        let all: Vec<NewAuditEntry> = group
-            .iter()
-            .flat_map(|j| j.entries.iter().cloned())
-            .collect();
-        match inner.append(&all).await {
-            Ok(records) => {
-                let mut records = records.into_iter();
-                for job in group {
-                    let mine: Vec<AuditRecord> = records.by_ref().take(job.entries.len()).collect();
-                    // A caller that went away (request cancelled) needs no answer.
-                    let _ = job.reply.send(Ok(mine));
-                }
-            }
-            Err(e) => {
-                for job in group {
-                    let _ = job.reply.send(Err(shared(&e)));
-                }
-            }
-        }
+        let group = group::gather(first, || jobs.try_recv().ok());
+        let appended = inner.append(&group::entries(&group)).await;
+        group::answer(group, appended);
     }
 }
 
@@ -96,12 +58,9 @@ impl AuditStore for GroupCommitAudit {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let (reply, answer) = oneshot::channel();
+        let (waiting, answer) = Waiting::new(entries.to_vec());
         self.queue
-            .send(Job {
-                entries: entries.to_vec(),
-                reply,
-            })
+            .send(waiting)
             .await
             .map_err(|_| StoreError::Other(anyhow::anyhow!("the audit writer has stopped")))?;
         answer

@@ -14,6 +14,7 @@
 //! or a consistent rewrite by someone with DBA rights.
 
 pub mod conformance;
+pub mod group;
 
 use crate::StoreResult;
 use async_trait::async_trait;

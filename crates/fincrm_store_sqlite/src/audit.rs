@@ -21,6 +21,7 @@ use crate::SqliteStore;
 use async_trait::async_trait;
 use fincrm_store::StoreError;
 use fincrm_store::StoreResult;
+use fincrm_store::audit::group::{self, Waiting};
 use fincrm_store::audit::{
     AUDIT_COLUMNS, AuditRecord, AuditRow, AuditStore, NewAuditEntry, check_entries,
 };
@@ -29,19 +30,9 @@ use sqlx::{AssertSqlSafe, SqliteConnection};
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
-/// Most entries committed in one group.
-const MAX_GROUP: usize = 1024;
-
-/// One caller's bare append, waiting for its group.
-struct Waiting {
-    entries: Vec<NewAuditEntry>,
-    reply: tokio::sync::oneshot::Sender<StoreResult<Vec<AuditRecord>>>,
-}
-
 /// Group commit of bare appends on a thread of its own: it takes every append waiting (up to
-/// [`MAX_GROUP`] entries), commits them in one transaction with one fsync, and answers each
-/// caller with its own records. No caller hears "done" before its records are committed; a
-/// group that fails fails every append in it, and writes nothing.
+/// [`group::MAX_GROUP`] entries), commits them in one transaction with one fsync, and answers
+/// each caller with its own records ([`fincrm_store::audit::group`]).
 pub(crate) struct AuditCommitter {
     waiting: flume::Sender<Waiting>,
 }
@@ -76,13 +67,7 @@ impl AuditCommitter {
             .name("fincrm-sqlite-audit".to_owned())
             .spawn(move || {
                 for first in &queue {
-                    let mut group = vec![first];
-                    let mut entries = group[0].entries.len();
-                    while entries < MAX_GROUP {
-                        let Ok(next) = queue.try_recv() else { break };
-                        entries += next.entries.len();
-                        group.push(next);
-                    }
+                    let group = group::gather(first, || queue.try_recv().ok());
                     let held = give_way_to_the_sqlx_writer(&writer, &runtime);
                     commit_group(&conn, group);
                     // The pool takes its connection back on a task of the runtime's.
@@ -100,10 +85,8 @@ impl AuditCommitter {
         entries: Vec<NewAuditEntry>,
     ) -> StoreResult<Vec<AuditRecord>> {
         let stopped = || StoreError::Other(anyhow::anyhow!("the SQLite audit writer stopped"));
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.waiting
-            .send(Waiting { entries, reply })
-            .map_err(|_| stopped())?;
+        let (waiting, answer) = Waiting::new(entries);
+        self.waiting.send(waiting).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -137,10 +120,7 @@ fn give_way_to_the_sqlx_writer(
 
 /// Commits `group` in one transaction and answers each caller.
 fn commit_group(conn: &Connection, group: Vec<Waiting>) {
-    let all: Vec<NewAuditEntry> = group
-        .iter()
-        .flat_map(|w| w.entries.iter().cloned())
-        .collect();
+    let all = group::entries(&group);
     // A bug in the commit costs this group (each caller gets an error), not the thread.
     let committed = std::panic::catch_unwind(AssertUnwindSafe(|| append_direct(conn, &all)))
         .unwrap_or_else(|_| {
@@ -148,23 +128,7 @@ fn commit_group(conn: &Connection, group: Vec<Waiting>) {
                 "the SQLite audit writer failed"
             )))
         });
-    match committed {
-        Ok(records) => {
-            let mut records = records.into_iter();
-            for w in group {
-                let mine = records.by_ref().take(w.entries.len()).collect();
-                // A caller that went away (request cancelled) needs no answer.
-                let _ = w.reply.send(Ok(mine));
-            }
-        }
-        Err(e) => {
-            for w in group {
-                let _ = w.reply.send(Err(StoreError::Other(anyhow::anyhow!(
-                    "group audit append failed: {e}"
-                ))));
-            }
-        }
-    }
+    group::answer(group, committed);
 }
 
 /// The chain's head: the last record's seq and hash.
