@@ -148,16 +148,9 @@ impl BgNbdParams {
         let series = self.with_a_away_from_one(|p| {
             let am1 = p.a - 1.0;
             let c = p.a + p.b + xf - 1.0;
-            // A bracket not known to six digits is no answer: the next form is tried.
-            let euler = euler_bracket(p, xf, z)
-                .filter(|(bracket, rounding)| bracket.abs() >= 1e6 * rounding);
-            let direct = || {
-                direct_bracket(p, xf, z)
-                    .filter(|(bracket, rounding)| bracket.abs() >= 1e6 * rounding)
-            };
-            euler
-                .or_else(direct)
-                .map_or(f64::NAN, |(bracket, _)| c / am1 * bracket)
+            known_to_six_digits(euler_bracket(p, xf, z))
+                .or_else(|| known_to_six_digits(direct_bracket(p, xf, z)))
+                .map_or(f64::NAN, |bracket| c / am1 * bracket)
         });
         if series.is_finite() {
             series
@@ -281,6 +274,13 @@ impl PurchaseModel for BgNbdParams {
     fn expected_purchases_if_alive(&self, t: f64, x: u32, t_cal: f64) -> f64 {
         BgNbdParams::expected_purchases_if_alive(self, t, x, t_cal)
     }
+}
+
+/// A form's bracket if it is known to six digits (at least 10⁶ times its rounding bound);
+/// `None` sends the caller to the next form.
+fn known_to_six_digits(form: Option<(f64, f64)>) -> Option<f64> {
+    form.filter(|(bracket, rounding)| bracket.abs() >= 1e6 * rounding)
+        .map(|(bracket, _)| bracket)
 }
 
 /// The bracket 1 − (1−z)^(r+x) ₂F₁(r+x, b+x; a+b+x−1; z) of the conditional expectation, by
@@ -538,10 +538,8 @@ mod tests {
                 let z = t / (alpha + t_cal + t);
                 let quadrature = p.expected_purchases_by_quadrature(t, x, t_cal);
                 let c_over_am1 = (a + b + xf - 1.0) / (a - 1.0);
-                let accepted = |form: Option<(f64, f64)>| {
-                    form.filter(|(bracket, rounding)| bracket.abs() >= 1e6 * rounding)
-                        .map(|(bracket, _)| c_over_am1 * bracket)
-                };
+                let accepted =
+                    |form: Option<(f64, f64)>| known_to_six_digits(form).map(|b| c_over_am1 * b);
                 let euler = accepted(euler_bracket(&p, xf, z));
                 let direct = accepted(direct_bracket(&p, xf, z));
                 if a > 100_000.0 {
