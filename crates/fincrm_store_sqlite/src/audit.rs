@@ -59,7 +59,7 @@ impl AuditCommitter {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(crate::bulk::write_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
+        conn.busy_handler(Some(lock_wait))
             .map_err(crate::bulk::write_error)?;
         crate::bulk::configure(&conn).map_err(crate::bulk::write_error)?;
         let (waiting, queue) = flume::unbounded::<Waiting>();
@@ -116,6 +116,22 @@ fn give_way_to_the_sqlx_writer(
     std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(writer.acquire())))
         .ok()
         .and_then(Result::ok)
+}
+
+/// The committing connection's busy handler. The lock's other holders keep it a millisecond or
+/// two (a business write, the checkpointer starting the WAL over), and SQLite's own handler
+/// sleeps 1, 2, 5, 10 … ms, which a group's callers would wait out: so the first 100 tries
+/// sleep 50 µs, later ones 1 ms, about 30 s in all, as the busy timeout of the other
+/// connections.
+fn lock_wait(tries: i32) -> bool {
+    const BRIEF: i32 = 100;
+    let sleep = if tries < BRIEF {
+        std::time::Duration::from_micros(50)
+    } else {
+        std::time::Duration::from_millis(1)
+    };
+    std::thread::sleep(sleep);
+    tries < BRIEF + 30_000
 }
 
 /// Commits `group` in one transaction and answers each caller.

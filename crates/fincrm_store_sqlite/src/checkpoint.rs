@@ -18,6 +18,19 @@
 //! own automatic checkpoint as a backstop, at [`WRITER_CHECKPOINT_FRAMES`] instead of 1,000:
 //! past 128 MiB of WAL the committing writer checkpoints, between its own transactions, and the
 //! next one starts the WAL over. Short API transactions leave that to this thread.
+//!
+//! They did not, at first: under the API's load a reader is always on a snapshot in the WAL, so
+//! the WAL never started over by itself either. The audit groups wrote about 32 MiB of it a
+//! second (one index page a record), and every ~4.5 s the backstop checkpointed inside an
+//! audit commit: every request waited 150–200 ms, mostly for the fsync of the pages copied
+//! since the last round (fsync here: about 30 ms per 1,000 random pages). So past
+//! [`RESTART_PAST_FRAMES`] a round now starts the WAL over itself: passive rounds back to back
+//! until what is left to copy is a few hundred pages (each round copies what the writer added
+//! during the last), then a `RESTART` checkpoint. That one holds the write lock while it copies
+//! the rest and waits for the readers still in the WAL, so it waits in steps of 50 µs rather
+//! than SQLite's 1, 2, 5 … ms, and gives up after about 5 ms of waiting (`restart_wait`): a
+//! reader that keeps an old snapshot (an export, an analytics read) costs writers that much,
+//! and the WAL starts over in a later round.
 
 use crate::read::db;
 use fincrm_store::StoreResult;
@@ -31,6 +44,20 @@ pub(crate) const EVERY: Duration = Duration::from_millis(500);
 /// WAL frames (pages) past which the writer checkpoints after a commit: 128 MiB of 4 KiB pages.
 pub(crate) const WRITER_CHECKPOINT_FRAMES: i64 = 32_768;
 
+/// WAL frames past which a round starts the WAL over (32 MiB of 4 KiB pages).
+pub(crate) const RESTART_PAST_FRAMES: i64 = 8_192;
+
+/// Frames a passive round may leave uncopied for the `RESTART` to copy under the write lock:
+/// about 1 MiB, an fsync of a few milliseconds.
+const RESTART_LEFT_FRAMES: i64 = 256;
+
+/// Passive rounds back to back, at most, to get down to [`RESTART_LEFT_FRAMES`]. A writer that
+/// outruns them (a bulk load) is left to its backstop.
+const CATCH_UP_ROUNDS: usize = 8;
+
+/// Tries of [`restart_wait`]: 100 sleeps of 50 µs, about 5–10 ms.
+const RESTART_TRIES: i32 = 100;
+
 /// The checkpointing thread; it stops when this handle is dropped.
 #[derive(Debug)]
 pub(crate) struct Checkpointer {
@@ -40,15 +67,7 @@ pub(crate) struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the database file at `path` (created by the writer, in WAL mode).
     pub(crate) fn start(path: &Path) -> StoreResult<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
-        // The checkpoint fsyncs the database file before the WAL may be reused.
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(db)?;
+        let conn = connect(path).map_err(db)?;
         let (stop, stopped) = flume::bounded::<()>(0);
         std::thread::Builder::new()
             .name("fincrm-sqlite-checkpoint".to_owned())
@@ -64,9 +83,74 @@ impl Checkpointer {
     }
 }
 
-/// One round: a passive checkpoint.
-fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+/// The checkpointing connection.
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_handler(Some(restart_wait))?;
+    // The checkpoint fsyncs the database file before the WAL may be reused.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+/// What a checkpoint reported (`PRAGMA wal_checkpoint`'s row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Checkpointed {
+    /// It could not do all its mode asks: a `RESTART` that did not start the WAL over.
+    busy: bool,
+    /// Frames in the WAL.
+    frames: i64,
+    /// Frames of those copied into the database file.
+    copied: i64,
+}
+
+impl Checkpointed {
+    fn left(self) -> i64 {
+        self.frames - self.copied
+    }
+}
+
+fn wal_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<Checkpointed> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        Ok(Checkpointed {
+            busy: row.get::<_, i64>(0)? != 0,
+            frames: row.get(1)?,
+            copied: row.get(2)?,
+        })
+    })
+}
+
+/// One round: a passive checkpoint and, past [`RESTART_PAST_FRAMES`], the WAL started over
+/// (see the module's notes). Returns the last checkpoint's report.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<Checkpointed> {
+    checkpoint_restarting_past(conn, RESTART_PAST_FRAMES)
+}
+
+fn checkpoint_restarting_past(
+    conn: &Connection,
+    restart_past_frames: i64,
+) -> rusqlite::Result<Checkpointed> {
+    let mut passive = wal_checkpoint(conn, "PASSIVE")?;
+    if passive.frames < restart_past_frames {
+        return Ok(passive);
+    }
+    for _ in 0..CATCH_UP_ROUNDS {
+        if passive.left() <= RESTART_LEFT_FRAMES {
+            return wal_checkpoint(conn, "RESTART");
+        }
+        passive = wal_checkpoint(conn, "PASSIVE")?;
+    }
+    Ok(passive)
+}
+
+/// The checkpointing connection's busy handler: 50 µs sleeps, [`RESTART_TRIES`] of them for
+/// the whole `RESTART` (SQLite counts the tries of one statement together), then the
+/// checkpoint gives up; unable to take the write lock, it copies what it can as a passive one.
+fn restart_wait(tries: i32) -> bool {
+    std::thread::sleep(Duration::from_micros(50));
+    tries < RESTART_TRIES
 }
 
 #[cfg(test)]
@@ -88,10 +172,7 @@ mod tests {
             .pragma_update(None, "wal_autocheckpoint", writer_checkpoint_frames)
             .expect("backstop");
         writer.busy_timeout(Duration::from_secs(30)).expect("busy");
-        let checkpointer = Connection::open(&path).expect("checkpointer");
-        checkpointer
-            .busy_timeout(Duration::from_secs(30))
-            .expect("busy");
+        let checkpointer = connect(&path).expect("checkpointer");
         let wal = path.with_extension("db-wal");
         let (done, finished) = flume::bounded::<()>(1);
         let writing = std::thread::spawn(move || {
@@ -122,5 +203,130 @@ mod tests {
             largest < 16 * 1024 * 1024,
             "the WAL reached {largest} bytes"
         );
+    }
+
+    /// A database in WAL mode with a table of blobs, and a writer on it without the backstop.
+    fn wal_database(dir: &Path) -> (std::path::PathBuf, Connection) {
+        let path = dir.join("wal.db");
+        let writer = Connection::open(&path).expect("writer");
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; \
+                 PRAGMA wal_autocheckpoint=0; CREATE TABLE t (v BLOB);",
+            )
+            .expect("schema");
+        writer.busy_timeout(Duration::from_secs(30)).expect("busy");
+        (path, writer)
+    }
+
+    fn write_blob(writer: &Connection) {
+        writer
+            .execute("INSERT INTO t VALUES (zeroblob(65536))", [])
+            .expect("insert");
+    }
+
+    /// The API's load in small: a writer commits 64 KiB every half millisecond (100 MiB in
+    /// all) while two readers take turns holding a snapshot for 2 ms, so one is always in the
+    /// WAL, and the checkpointer runs every 10 ms, restarting past `restart_past_frames`. The
+    /// largest WAL seen, in bytes.
+    fn largest_wal_with_readers_always_in_it(restart_past_frames: i64) -> u64 {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let (path, writer) = wal_database(dir.path());
+        write_blob(&writer);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2_u64)
+            .map(|n| {
+                let (path, done) = (path.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let reader = Connection::open(&path).expect("reader");
+                    std::thread::sleep(Duration::from_millis(n));
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        reader.execute_batch("BEGIN").expect("begin");
+                        let _: i64 = reader
+                            .query_row("SELECT max(rowid) FROM t", [], |r| r.get(0))
+                            .expect("read");
+                        std::thread::sleep(Duration::from_millis(2));
+                        reader.execute_batch("COMMIT").expect("end");
+                    }
+                })
+            })
+            .collect();
+        let writing = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1_600 {
+                    write_blob(&writer);
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+            })
+        };
+        let checkpointer = connect(&path).expect("checkpointer");
+        let wal = path.with_extension("db-wal");
+        let mut largest = 0;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            checkpoint_restarting_past(&checkpointer, restart_past_frames).expect("checkpoint");
+            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        writing.join().expect("writer thread");
+        for reader in readers {
+            reader.join().expect("reader thread");
+        }
+        largest
+    }
+
+    #[test]
+    fn the_wal_starts_over_although_readers_are_always_in_it() {
+        const MIB: u64 = 1024 * 1024;
+        // Passive checkpoints alone: the readers keep the WAL from starting over, and it takes
+        // in all 100 MiB (what made the backstop stall the API).
+        let passive_only = largest_wal_with_readers_always_in_it(i64::MAX);
+        assert!(
+            passive_only > 90 * MIB,
+            "passive only: the WAL reached {passive_only} bytes"
+        );
+        // Restarting past 4 MiB (1,024 frames), the WAL stays near that.
+        let restarting = largest_wal_with_readers_always_in_it(1_024);
+        assert!(
+            restarting < 24 * MIB,
+            "restarting: the WAL reached {restarting} bytes"
+        );
+    }
+
+    #[test]
+    fn a_reader_keeping_its_snapshot_delays_the_restart_not_the_writers() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let (path, writer) = wal_database(dir.path());
+        // Past RESTART_PAST_FRAMES: 9,600 frames.
+        for _ in 0..600 {
+            write_blob(&writer);
+        }
+        let reader = Connection::open(&path).expect("reader");
+        reader.execute_batch("BEGIN").expect("begin");
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("read");
+        let checkpointer = connect(&path).expect("checkpointer");
+        let started = std::time::Instant::now();
+        let round = checkpoint(&checkpointer).expect("checkpoint");
+        // Everything is copied, but the reader is still in the WAL: the RESTART gives up after
+        // its brief waits instead of holding the write lock for the busy timeout.
+        assert_eq!(round.left(), 0, "{round:?}");
+        assert!(round.busy, "{round:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the restart waited {:?}",
+            started.elapsed()
+        );
+        write_blob(&writer);
+        reader.execute_batch("COMMIT").expect("end");
+        // Once the reader is gone the next round starts the WAL over: the next write is at its
+        // start again.
+        let round = checkpoint(&checkpointer).expect("checkpoint");
+        assert!(!round.busy, "{round:?}");
+        write_blob(&writer);
+        let after = wal_checkpoint(&checkpointer, "PASSIVE").expect("checkpoint");
+        assert!(after.frames < 100, "{after:?}");
     }
 }
