@@ -7,8 +7,8 @@
 //! 22 ms (`perf probe` on `sqlite3WalCheckpoint` under `bench/api` search load). The writer now
 //! has `wal_autocheckpoint=0`, and this thread checkpoints every [`EVERY`] from a connection of
 //! its own. A `PASSIVE` checkpoint takes no lock that the writer or the readers wait for; it
-//! copies what no reader still needs and fsyncs the database file, and the WAL starts over once
-//! a checkpoint has copied everything.
+//! copies what no reader still needs (and fsyncs the database file when that is everything),
+//! and the WAL starts over once a checkpoint has copied everything.
 //!
 //! A writer that never pauses (a bulk import, the demo load: one large transaction after
 //! another) never lets a passive checkpoint from another connection catch up, and then the WAL
@@ -22,17 +22,19 @@
 //! They did not, at first: under the API's load a reader is always on a snapshot in the WAL, so
 //! the WAL never started over by itself either. The audit groups wrote about 32 MiB of it a
 //! second (one index page a record), and every ~4.5 s the backstop checkpointed inside an
-//! audit commit: every request waited 150–200 ms, mostly for the fsync of the pages copied
-//! since the last round (fsync here: about 30 ms per 1,000 random pages). So past
-//! [`RESTART_PAST_FRAMES`] a round now starts the WAL over itself: passive rounds back to back
-//! until what is left to copy is a few hundred pages (each round copies what the writer added
-//! during the last), then a `RESTART` checkpoint. That one holds the write lock while it copies
-//! the rest and waits for the readers still in the WAL, so it waits in steps of 50 µs rather
-//! than SQLite's 1, 2, 5 … ms, and gives up after 5 ms of waiting (`restart_wait`): a reader
-//! that keeps an old snapshot (an export, an analytics read) costs writers that much, and the
-//! WAL starts over in a later round. SQLite fsyncs the database file only in a checkpoint that
-//! copies everything, the `RESTART`; so before it this thread flushes the file itself, outside
-//! the lock (`Wal::checkpoint_restarting_past`).
+//! audit commit: every request waited 150–250 ms, mostly for the fsync of every page copied
+//! since the last complete checkpoint (SQLite fsyncs the database file only in a checkpoint
+//! that copies everything; strace: 59–98 ms). So past [`RESTART_PAST_FRAMES`] a round now
+//! starts the WAL over itself (`Wal::checkpoint_restarting_past`):
+//! - passive rounds, each followed by an fsync of the database file of our own, outside any
+//!   lock, until what is left to copy and flush is about 1 MiB (each pass has only what the
+//!   writer added during the last);
+//! - then a `RESTART` checkpoint. It holds the write lock while it copies and flushes that
+//!   rest and waits for the readers still in the WAL, so it waits in steps of 50 µs rather than
+//!   SQLite's 1, 2, 5 … ms, and gives up after 5 ms of waiting (`restart_wait`): a reader that
+//!   keeps an old snapshot (an export, an analytics read) costs writers that much, and the WAL
+//!   starts over in a later round. Under the 360's load it holds the lock 3–9 ms, about once a
+//!   second.
 
 use crate::read::db;
 use fincrm_store::StoreResult;
@@ -47,7 +49,7 @@ pub(crate) const EVERY: Duration = Duration::from_millis(500);
 pub(crate) const WRITER_CHECKPOINT_FRAMES: i64 = 32_768;
 
 /// WAL frames past which a round starts the WAL over (32 MiB of 4 KiB pages).
-pub(crate) const RESTART_PAST_FRAMES: i64 = 8_192;
+const RESTART_PAST_FRAMES: i64 = 8_192;
 
 /// Frames a passive round may leave uncopied for the `RESTART` to copy under the write lock:
 /// about 1 MiB, an fsync of a few milliseconds.
