@@ -121,7 +121,7 @@ fn give_way_to_the_sqlx_writer(
 /// The committing connection's busy handler. The lock's other holders keep it a millisecond or
 /// two (a business write, the checkpointer starting the WAL over), and SQLite's own handler
 /// sleeps 1, 2, 5, 10 … ms, which a group's callers would wait out: so the first 100 tries
-/// sleep 50 µs, later ones 1 ms, about 30 s in all, as the busy timeout of the other
+/// sleep 50 µs, the next 30,000 1 ms: at least 30 s in all, as the busy timeout of the other
 /// connections.
 fn lock_wait(tries: i32) -> bool {
     const BRIEF: i32 = 100;
