@@ -32,11 +32,13 @@
 //! - then a `RESTART` checkpoint. It holds the write lock while it copies and flushes that
 //!   rest and waits for the readers still in the WAL, so it waits in steps of 50 µs rather than
 //!   SQLite's 1, 2, 5 … ms, and gives up after 5 ms of waiting (`restart_wait`): a reader that
-//!   keeps an old snapshot (an export, an analytics read) costs writers that much, and the WAL
-//!   starts over in a later round. Under the 360's load it holds the lock 3–9 ms, about once a
+//!   keeps its snapshot costs writers that much, and the WAL starts over in a later round. (A
+//!   reader whose snapshot is older than the last ~256 frames keeps the passes from getting
+//!   there, so no `RESTART` is tried while it reads.) Under the 360's load it holds the lock 3–9 ms, about once a
 //!   second.
 
 use crate::read::db;
+use anyhow::Context;
 use fincrm_store::StoreResult;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -85,14 +87,14 @@ pub(crate) struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the database file at `path` (created by the writer, in WAL mode).
     pub(crate) fn start(path: &Path) -> StoreResult<Self> {
-        let wal = Wal::open(path).map_err(db)?;
+        let wal = Wal::open(path)?;
         let (stop, stopped) = flume::bounded::<()>(0);
         std::thread::Builder::new()
             .name("fincrm-sqlite-checkpoint".to_owned())
             .spawn(move || {
                 while let Err(flume::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
                     if let Err(e) = wal.checkpoint() {
-                        tracing::warn!(error = %e, "WAL checkpoint failed; trying again");
+                        tracing::warn!(error = %format!("{e:#}"), "WAL checkpoint failed; trying again");
                     }
                 }
             })
@@ -126,19 +128,25 @@ struct Wal {
 }
 
 impl Wal {
-    fn open(path: &Path) -> rusqlite::Result<Self> {
+    fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_handler(Some(restart_wait))?;
+        )
+        .map_err(db)?;
+        conn.busy_handler(Some(restart_wait)).map_err(db)?;
         // The checkpoint fsyncs the database file before the WAL may be reused.
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
         let database = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            .map_err(|e| {
+                fincrm_store::StoreError::Other(
+                    anyhow::Error::new(e).context("opening the database file to flush it"),
+                )
+            })?;
         Ok(Self { conn, database })
     }
 
@@ -155,7 +163,7 @@ impl Wal {
 
     /// One round: a passive checkpoint and, past [`RESTART_PAST_FRAMES`], the WAL started over.
     /// Returns the last checkpoint's report.
-    fn checkpoint(&self) -> rusqlite::Result<Checkpointed> {
+    fn checkpoint(&self) -> anyhow::Result<Checkpointed> {
         self.checkpoint_restarting_past(RESTART_PAST_FRAMES)
     }
 
@@ -165,10 +173,7 @@ impl Wal {
     /// round's 10,000 pages, traced with strace). Passive rounds and fsyncs of our own, outside
     /// the lock, alternate until what is left to copy and flush is [`RESTART_LEFT_FRAMES`];
     /// each pass has only what the writer added during the last.
-    fn checkpoint_restarting_past(
-        &self,
-        restart_past_frames: i64,
-    ) -> rusqlite::Result<Checkpointed> {
+    fn checkpoint_restarting_past(&self, restart_past_frames: i64) -> anyhow::Result<Checkpointed> {
         let mut passive = self.wal_checkpoint("PASSIVE")?;
         if passive.frames < restart_past_frames {
             return Ok(passive);
@@ -188,7 +193,7 @@ impl Wal {
                 attempts += 1;
                 // Under the API's load about one in three gives up on a reader; one more try,
                 // so that the backstop's stall stays rare. A patient one is not repeated: a
-                // reader that outlasts it (an export) costs writers 25 ms a round, no more.
+                // reader that outlasts it costs writers 25 ms a round, no more.
                 if !restart.busy || attempts == RESTART_ATTEMPTS || patience > RESTART_WAIT {
                     return Ok(restart);
                 }
@@ -198,7 +203,7 @@ impl Wal {
             flushed = passive.copied;
             self.database
                 .sync_data()
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                .context("flushing the database file")?;
             passive = self.wal_checkpoint("PASSIVE")?;
         }
         Ok(passive)
