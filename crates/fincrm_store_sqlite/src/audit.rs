@@ -272,10 +272,8 @@ impl AuditStore for SqliteStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        // No hold on the sqlx writer: SQLite's own lock (BEGIN IMMEDIATE, with the busy
-        // timeout) keeps the connections' writes apart. Taking and giving back the pool's
-        // connection cost each group a ping of its thread (sqlx tests a connection as it goes
-        // back), about a quarter of a group's time under load.
+        // Grouped and committed on the committer's own connection and thread; it takes the
+        // sqlx writer only while that one is busy (`give_way_to_the_sqlx_writer`).
         self.audit.append(entries.to_vec()).await
     }
 
@@ -295,11 +293,9 @@ impl AuditStore for SqliteStore {
     }
 
     async fn head(&self) -> StoreResult<Option<(i64, String)>> {
-        Ok(
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&self.reader)
-                .await?,
-        )
+        Ok(sqlx::query_as(HEAD_SQL)
+            .fetch_optional(&self.reader)
+            .await?)
     }
 }
 

@@ -18,8 +18,9 @@ use rusqlite::{Connection, TransactionBehavior, params};
 /// Sets up the bulk connection as the sqlx writer is set up (see `SqliteStore::connect`), but
 /// for the foreign keys.
 ///
-/// The bulk connection writes `customer_score` and nothing else, the audit committer's (set up
-/// here too) `audit_log`, which has no foreign key. `customer_score`'s one foreign key (`customer_score_run_fkey`: the run exists)
+/// The bulk connection writes `customer_score` and nothing else; the audit committer's
+/// connection, set up here too, writes only `audit_log`, which has no foreign key.
+/// `customer_score`'s one foreign key (`customer_score_run_fkey`: the run exists)
 /// is checked by [`write_scores`] once a page, in the page's transaction, instead of by SQLite
 /// once a row: about 0.3 s of a million rows. Deleting a run is checked on the connection that
 /// deletes it.

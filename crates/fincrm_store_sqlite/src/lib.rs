@@ -3,8 +3,9 @@
 //! Writes go through a pool of one connection (SQLite has one writer; queueing in the pool is
 //! cheaper than retrying on `SQLITE_BUSY`), except two kinds that run on rusqlite connections
 //! of their own: the analytics run's score pages (`bulk`), which hold the sqlx writer
-//! meanwhile, and bare audit appends, group-committed on a thread of their own (`audit`), short
-//! enough to wait on SQLite's own lock instead. Reads use separate readers, which WAL lets run beside the writer: the hot reads
+//! meanwhile, and bare audit appends, group-committed on a thread of their own (`audit`), which
+//! wait on SQLite's own lock and give a sqlx write in progress the way. Reads use separate
+//! readers, which WAL lets run beside the writer: the hot reads
 //! (360, bearer token, search) as one job each on the rusqlite reader threads of the `read`
 //! module, the others through a sqlx pool. Bulk writes are multi-row `INSERT … VALUES`
 //! statements with upserts, built from the shared [`fincrm_store::tables`] layout.
