@@ -43,13 +43,15 @@ const ROWS_PER_STATEMENT: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Audit appends run on a connection of their own, apart from the pool (`audit.rs`).
+    audit: Arc<audit::AuditConnection>,
     /// Seals personal information on write and opens it on read (`fincrm_store::pii`); `None`
     /// stores it in plaintext.
     keyring: Option<Arc<Keyring>>,
 }
 
 /// How long a pooled connection may sit idle before it is pinged when taken again.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`).
@@ -101,10 +103,11 @@ impl PgStore {
                     Ok(true)
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         Ok(Self {
             pool,
+            audit: Arc::new(audit::AuditConnection::new(options)),
             keyring: None,
         })
     }
@@ -122,8 +125,9 @@ impl PgStore {
         &self.pool
     }
 
-    /// Closes the pool.
+    /// Closes the pool and the audit connection.
     pub async fn close(&self) {
+        self.audit.close().await;
         self.pool.close().await;
     }
 }
