@@ -19,7 +19,8 @@ use fincrm_domain::masking::{mask_account, mask_address, mask_email, mask_id_num
 use fincrm_domain::{Customer, CustomerId, Holding, Interaction, StaffRole, Transaction};
 use fincrm_store::analytics::ScoreRow;
 use fincrm_store::{
-    AuditStore, Customer360, CustomerScope, NewAuditEntry, Store, StoreError, View360Limits,
+    AuditStore, Customer360, CustomerScope, KeyMatch, NewAuditEntry, PiKey, Store, StoreError,
+    View360Limits,
 };
 use serde::{Deserialize, Serialize};
 
@@ -685,18 +686,18 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<String, CustomerError> {
 /// Which personal-information field a query is an exact lookup on: a mobile number, a resident
 /// ID or credit code, or a passport number — which needs letters and digits both, so that a
 /// name in pinyin (`guodonglan`) or a number of another kind is not taken for one.
-fn pi_lookup_kind(q: &str) -> Option<&'static str> {
+fn pi_lookup(q: &str) -> Option<PiKey<'_>> {
     use fincrm_domain::{ResidentId, UnifiedSocialCreditCode};
     let passport_like = q.bytes().any(|b| b.is_ascii_digit())
         && q.bytes().any(|b| b.is_ascii_alphabetic())
         && fincrm_domain::PassportNumber::parse(q).is_ok();
     if fincrm_store::pii::normalise_phone(q).is_some() {
-        Some("phone")
+        Some(PiKey::Phone(q))
     } else if ResidentId::parse(q).is_ok()
         || UnifiedSocialCreditCode::parse(q).is_ok()
         || passport_like
     {
-        Some("id_number")
+        Some(PiKey::IdNumber(q))
     } else {
         None
     }
@@ -808,26 +809,19 @@ async fn exact_matches(
     scope: &CustomerScope,
     q: &str,
 ) -> Result<Option<Vec<Customer>>, CustomerError> {
-    if let Ok(id) = CustomerId::parse(q)
-        && let Some(c) = store.customer_in_scope(scope, &id).await?
-    {
-        return Ok(Some(vec![c]));
-    }
-    let Some(by) = pi_lookup_kind(q) else {
-        return Ok(None);
-    };
-
-    let ids = if by == "id_number" {
-        store.customers_by_id_number(q).await?
-    } else {
-        store.customers_by_phone(q).await?
-    };
-    let mut found = Vec::new();
-    for id in ids {
-        if let Some(c) = store.customer_in_scope(scope, &id).await? {
-            found.push(c);
+    let number = CustomerId::parse(q).ok();
+    let pi = pi_lookup(q);
+    let (by, mut found) = match (
+        store.customers_by_key(scope, number.as_ref(), pi).await?,
+        pi,
+    ) {
+        (KeyMatch::Number(c), _) => return Ok(Some(vec![*c])),
+        (KeyMatch::Pi(found), Some(PiKey::Phone(_))) => ("phone", found),
+        (KeyMatch::Pi(found), Some(PiKey::IdNumber(_))) => ("id_number", found),
+        (KeyMatch::Pi(_) | KeyMatch::Neither, None) | (KeyMatch::Neither, Some(_)) => {
+            return Ok(None);
         }
-    }
+    };
     found.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
     let after = serde_json::json!({ "by": by, "found": found.len() }).to_string();
     let entries: Vec<NewAuditEntry> = if found.is_empty() {

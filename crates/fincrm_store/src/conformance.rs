@@ -25,6 +25,7 @@ pub async fn run_all(store: &dyn Store) {
     duplicates_are_detected_by_id_number_and_by_phone_and_name(store).await;
     recent_transactions_are_newest_first_and_limited(store).await;
     customer_scope_follows_the_branch_tree_and_the_book(store).await;
+    lookups_by_key_follow_the_scope_and_put_the_number_first(store).await;
     customer_search_matches_names_within_scope_and_pages(store).await;
     consents_read_back_newest_first(store).await;
     a_merge_points_the_duplicate_at_the_survivor_and_undoes(store).await;
@@ -449,10 +450,12 @@ async fn duplicates_are_detected_by_id_number_and_by_phone_and_name(store: &dyn 
     );
 }
 
-/// `customer_in_scope`: the branch subtree (recursive over `branch.parent_id`) and the book
-/// (primary RM or a coverage row); out of scope reads exactly like a missing customer.
+/// `customer_in_scope` and `customers_by_key`: the branch subtree (recursive over
+/// `branch.parent_id`) and the book (primary RM or a coverage row); out of scope reads exactly
+/// like a missing customer.
+#[expect(clippy::too_many_lines, reason = "one fixture, then its cases")]
 async fn customer_scope_follows_the_branch_tree_and_the_book(store: &dyn Store) {
-    use crate::CustomerScope;
+    use crate::{CustomerScope, KeyMatch};
     use fincrm_domain::{Branch, BranchLevel, Coverage, CoverageRole};
     let branch = |id: &str, parent: Option<&str>, level| Branch {
         id: id.parse().expect("branch"),
@@ -464,6 +467,8 @@ async fn customer_scope_follows_the_branch_tree_and_the_book(store: &dyn Store) 
         let mut c = Customer::individual(cid(id), format!("客户{id}"));
         c.branch_id = Some(branch_id.parse().expect("branch"));
         c.primary_rm = Some(rm.parse().expect("rm"));
+        // One phone for both: a lookup by it finds whom the scope lets it.
+        c.phone = Some(MobilePhone::parse("13800000001").expect("phone"));
         c
     };
     store
@@ -501,6 +506,17 @@ async fn customer_scope_follows_the_branch_tree_and_the_book(store: &dyn Store) 
             .customer_360(&scope, &cid(id), LIMITS_360)
             .await
             .expect("scoped 360");
+        let by_number = store
+            .customers_by_key(&scope, Some(&cid(id)), None)
+            .await
+            .expect("scoped lookup by number");
+        assert_eq!(
+            by_number,
+            found
+                .clone()
+                .map_or(KeyMatch::Neither, |c| KeyMatch::Number(Box::new(c))),
+            "a lookup by number is scoped as the customer read"
+        );
         assert_eq!(
             whole.map(|v| v.customer),
             found,
@@ -534,6 +550,7 @@ async fn customer_scope_follows_the_branch_tree_and_the_book(store: &dyn Store) 
     assert!(sees(book("SCOPE-CO"), "SC2").await, "coverage row");
     assert!(!sees(book("SCOPE-CO"), "SC1").await);
     assert!(!sees(book("SCOPE-RM1"), "SC-MISSING").await);
+
     let tree = store.branches().await.expect("branches");
     let b11 = tree
         .iter()
@@ -545,6 +562,71 @@ async fn customer_scope_follows_the_branch_tree_and_the_book(store: &dyn Store) 
     );
     assert_eq!(b11.level, BranchLevel::SubBranch);
     assert!(tree.windows(2).all(|w| w[0].id.as_str() < w[1].id.as_str()));
+}
+
+/// `customers_by_key` on the scope story's customers, who share a phone: the phone finds whom
+/// the scope lets it; a customer number in scope comes first.
+async fn lookups_by_key_follow_the_scope_and_put_the_number_first(store: &dyn Store) {
+    use crate::{CustomerScope, KeyMatch, PiKey};
+    let branches = |b: &str| CustomerScope::Branches(b.to_owned());
+    let book = |u: &str| CustomerScope::Book(u.to_owned());
+    let phone = PiKey::Phone("+86 138-0000-0001");
+    let by_key = async |scope: CustomerScope, number: Option<&str>, pi: Option<PiKey<'_>>| {
+        let number = number.map(cid);
+        match store
+            .customers_by_key(&scope, number.as_ref(), pi)
+            .await
+            .expect("lookup by key")
+        {
+            KeyMatch::Number(c) => format!("number {}", c.id.as_str()),
+            KeyMatch::Pi(found) => {
+                let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+                format!("pi [{}]", ids.join(" "))
+            }
+            KeyMatch::Neither => "neither".to_owned(),
+        }
+    };
+    assert_eq!(
+        by_key(CustomerScope::All, None, Some(phone)).await,
+        "pi [SC1 SC2]"
+    );
+    assert_eq!(
+        by_key(branches("SCOPE-B1"), None, Some(phone)).await,
+        "pi [SC1]"
+    );
+    assert_eq!(
+        by_key(book("SCOPE-CO"), None, Some(phone)).await,
+        "pi [SC2]"
+    );
+    assert_eq!(
+        by_key(branches("SCOPE-NONE"), None, Some(phone)).await,
+        "pi []"
+    );
+    assert_eq!(
+        by_key(CustomerScope::All, Some("SC2"), Some(phone)).await,
+        "number SC2"
+    );
+    assert_eq!(
+        by_key(branches("SCOPE-B1"), Some("SC2"), Some(phone)).await,
+        "pi [SC1]",
+        "a number out of scope is no number"
+    );
+    assert_eq!(
+        by_key(CustomerScope::All, Some("SC-MISSING"), Some(phone)).await,
+        "pi [SC1 SC2]"
+    );
+    assert_eq!(
+        by_key(CustomerScope::All, Some("SC-MISSING"), None).await,
+        "neither"
+    );
+    assert_eq!(
+        by_key(CustomerScope::All, None, Some(PiKey::Phone("not a phone"))).await,
+        "pi []"
+    );
+    assert_eq!(
+        by_key(CustomerScope::All, None, Some(PiKey::IdNumber("?!"))).await,
+        "pi []"
+    );
 }
 
 /// `find_customers`: the name index (characters, pinyin, Latin), the scope, filters, keyset

@@ -169,6 +169,28 @@ pub struct Customer360 {
     pub consents: Vec<fincrm_domain::Consent>,
 }
 
+/// A personal-information key an exact search looks for: an ID document number or a mobile
+/// number, as the user typed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PiKey<'a> {
+    /// An ID document number (resident ID, credit code or passport).
+    IdNumber(&'a str),
+    /// A mobile number.
+    Phone(&'a str),
+}
+
+/// What [`Store::customers_by_key`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyMatch {
+    /// The customer with that customer number.
+    Number(Box<Customer>),
+    /// No customer has that number (in scope); these are the customers with that ID document or
+    /// mobile number, in key order (maybe none).
+    Pi(Vec<Customer>),
+    /// No customer has that number, and no personal-information key was asked for.
+    Neither,
+}
+
 /// How much of each list a [`Customer360`] holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct View360Limits {
@@ -451,6 +473,37 @@ pub trait Store: Send + Sync {
         scope: &CustomerScope,
         id: &CustomerId,
     ) -> StoreResult<Option<Customer>>;
+
+    /// The customers within `scope` a search names exactly: the one whose customer number is
+    /// `number`, else those whose ID document or mobile number is `pi` (normalised like stored
+    /// values, through the blind index with a keyring; an invalid number finds nobody).
+    /// Customer numbers come first because a bank's numbers may be digits only, like a phone.
+    /// By default the reads one after the other; an adapter whose reads are round trips may
+    /// answer in one.
+    async fn customers_by_key(
+        &self,
+        scope: &CustomerScope,
+        number: Option<&CustomerId>,
+        pi: Option<PiKey<'_>>,
+    ) -> StoreResult<KeyMatch> {
+        if let Some(id) = number
+            && let Some(c) = self.customer_in_scope(scope, id).await?
+        {
+            return Ok(KeyMatch::Number(Box::new(c)));
+        }
+        let ids = match pi {
+            None => return Ok(KeyMatch::Neither),
+            Some(PiKey::IdNumber(raw)) => self.customers_by_id_number(raw).await?,
+            Some(PiKey::Phone(raw)) => self.customers_by_phone(raw).await?,
+        };
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(c) = self.customer_in_scope(scope, &id).await? {
+                found.push(c);
+            }
+        }
+        Ok(KeyMatch::Pi(found))
+    }
 
     /// Brings the planner's statistics up to date after a bulk load (`demo`, `import`): on
     /// PostgreSQL a freshly loaded table has none until autovacuum gets to it, and the planner's
