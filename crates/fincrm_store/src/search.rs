@@ -232,17 +232,17 @@ pub fn search_batch(batch: &TableBatch) -> StoreResult<Option<(Vec<String>, Tabl
 /// simply "common").
 pub const TERM_COUNT_CAP: i64 = 2000;
 
-/// Counts one term's index rows, up to the cap bound as the second argument.
-pub fn term_count_sql(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Sqlite => {
-            "SELECT count(*) FROM (SELECT 1 FROM customer_search WHERE term = ? LIMIT ?)"
-        }
-        Dialect::Postgres => {
-            "SELECT count(*) FROM (SELECT 1 FROM customer_search WHERE term = $1 LIMIT $2) t"
-        }
-    }
-}
+/// Counts one term's index rows, up to the cap bound as the second argument: SQLite counts the
+/// terms one at a time (its reads are in process).
+pub const TERM_COUNT_SQLITE: &str =
+    "SELECT count(*) FROM (SELECT 1 FROM customer_search WHERE term = ? LIMIT ?)";
+
+/// Counts every term's index rows in one statement: `(count, term)` for each term of the text
+/// array `$1`, up to the cap `$2`. On PostgreSQL a statement a term was a round trip a term, each
+/// a wait for the busy server before the search began.
+pub const TERMS_COUNT_POSTGRES: &str = "SELECT (SELECT count(*) FROM (SELECT 1 \
+    FROM customer_search s WHERE s.term = t.term LIMIT $2) c), t.term \
+    FROM unnest($1::text[]) AS t(term)";
 
 /// `terms` with the rarest first (it drives the search: [`find_customers_sql`]), given each
 /// term's capped count; `None` when a term has no rows at all (nothing can match).

@@ -1188,16 +1188,12 @@ impl Store for PgStore {
         // name's pair rather than the surname's.
         let mut query = query.clone();
         if query.terms.len() > 1 {
-            let mut counted = Vec::with_capacity(query.terms.len());
-            for term in &query.terms {
-                let n: i64 =
-                    sqlx::query_scalar(fincrm_store::search::term_count_sql(Dialect::Postgres))
-                        .bind(term)
-                        .bind(fincrm_store::search::TERM_COUNT_CAP)
-                        .fetch_one(&self.pool)
-                        .await?;
-                counted.push((n, term.clone()));
-            }
+            let counted: Vec<(i64, String)> =
+                sqlx::query_as(fincrm_store::search::TERMS_COUNT_POSTGRES)
+                    .bind(&query.terms)
+                    .bind(fincrm_store::search::TERM_COUNT_CAP)
+                    .fetch_all(&self.pool)
+                    .await?;
             match fincrm_store::search::rarest_first(counted) {
                 Some(terms) => query.terms = terms,
                 None => return Ok(Vec::new()),

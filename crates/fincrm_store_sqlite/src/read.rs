@@ -572,7 +572,9 @@ pub(crate) fn find_customers(
     scope: &CustomerScope,
     query: &CustomerQuery,
 ) -> StoreResult<Vec<Customer>> {
-    use fincrm_store::search::{TERM_COUNT_CAP, find_customers_sql, rarest_first, term_count_sql};
+    use fincrm_store::search::{
+        TERM_COUNT_CAP, TERM_COUNT_SQLITE, find_customers_sql, rarest_first,
+    };
     // A search is driven by its rarest term (the first): for a full name, the given name's
     // pair rather than the surname's.
     let mut query = query.clone();
@@ -581,7 +583,7 @@ pub(crate) fn find_customers(
         for term in &query.terms {
             let n: i64 = first(
                 conn,
-                term_count_sql(Dialect::Sqlite),
+                TERM_COUNT_SQLITE,
                 vec![text(term), SqlArg::Int(TERM_COUNT_CAP)],
                 |r| r.get(0),
             )?
