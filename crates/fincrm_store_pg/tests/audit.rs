@@ -92,10 +92,17 @@ async fn concurrent_appenders_never_fork_the_chain() {
         return;
     };
     let (schema, _) = fresh(&url, "concurrent").await;
-    let store = Arc::new(schema.store.clone());
+    // Four stores, as four server processes would be: each appends on its own connection and
+    // follows its own head in one statement, so they keep finding the head moved by the others
+    // (a head check that fails, a collision on `seq`) and fall back to the full append.
+    let mut stores = vec![Arc::new(schema.store.clone())];
+    for _ in 1..4 {
+        stores.push(Arc::new(schema.another_store(&url).await.unwrap()));
+    }
+    let store = Arc::clone(&stores[0]);
     let tasks: Vec<_> = (0..8)
         .map(|t| {
-            let store = Arc::clone(&store);
+            let store = Arc::clone(&stores[t % stores.len()]);
             tokio::spawn(async move {
                 for i in 0..25 {
                     let e = AuditEntry::new(
