@@ -33,7 +33,8 @@ use fincrm_store::sql::{Dialect, SqlArg};
 use fincrm_store::tables::Rows;
 use fincrm_store::{
     Backend, BatchMarker, ColumnData, CustomerQuery, CustomerScope, DuplicateCandidate,
-    ImportRunRecord, OnConflict, Store, StoreResult, TableBatch, TableCounts, TimeWindow,
+    ImportRunRecord, KeyMatch, OnConflict, PiKey, Store, StoreResult, TableBatch, TableCounts,
+    TimeWindow,
 };
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -844,6 +845,33 @@ impl Store for SqliteStore {
         let (keyring, scope, query) = (self.keyring.clone(), scope.clone(), query.clone());
         self.read
             .run(move |c| read::find_customers(c, keyring.as_deref(), &scope, &query))
+            .await
+    }
+
+    /// One job on a reader thread instead of one a read: each job is a hand-off to a reader
+    /// thread and back, and under load a wait for a core.
+    async fn customers_by_key(
+        &self,
+        scope: &CustomerScope,
+        number: Option<&CustomerId>,
+        pi: Option<PiKey<'_>>,
+    ) -> StoreResult<KeyMatch> {
+        use fincrm_store::pii::{
+            FIELD_ID_NUMBER, FIELD_PHONE, normalise_id_number, normalise_phone,
+        };
+        let pi = match pi {
+            None => None,
+            Some(PiKey::IdNumber(raw)) => Some((FIELD_ID_NUMBER, normalise_id_number(raw))),
+            Some(PiKey::Phone(raw)) => Some((FIELD_PHONE, normalise_phone(raw))),
+        };
+        if number.is_none() && pi.is_none() {
+            return Ok(KeyMatch::Neither);
+        }
+        let (keyring, scope, number) = (self.keyring.clone(), scope.clone(), number.cloned());
+        self.read
+            .run(move |c| {
+                read::customers_by_key(c, keyring.as_deref(), &scope, number.as_ref(), pi)
+            })
             .await
     }
 

@@ -23,7 +23,7 @@ use fincrm_store::rows::{
 };
 use fincrm_store::sql::{Dialect, SqlArg};
 use fincrm_store::{
-    Customer360, CustomerQuery, CustomerScope, StoreError, StoreResult, View360Limits,
+    Customer360, CustomerQuery, CustomerScope, KeyMatch, StoreError, StoreResult, View360Limits,
 };
 use rusqlite::config::DbConfig;
 use rusqlite::types::Value;
@@ -600,6 +600,35 @@ pub(crate) fn find_customers(
         .into_iter()
         .map(|r| r.into_customer(keyring))
         .collect()
+}
+
+/// [`fincrm_store::Store::customers_by_key`] as one job: the number in scope, else the
+/// customers whose `pi` field (`FIELD_ID_NUMBER` or `FIELD_PHONE`, with its normalised term, or
+/// `None` for an invalid one) matches, each in scope.
+pub(crate) fn customers_by_key(
+    conn: &Connection,
+    keyring: Option<&Keyring>,
+    scope: &CustomerScope,
+    number: Option<&CustomerId>,
+    pi: Option<(&str, Option<String>)>,
+) -> StoreResult<KeyMatch> {
+    if let Some(id) = number
+        && let Some(c) = customer_in_scope(conn, keyring, scope, id)?
+    {
+        return Ok(KeyMatch::Number(Box::new(c)));
+    }
+    let Some((field, term)) = pi else {
+        return Ok(KeyMatch::Neither);
+    };
+    let mut found = Vec::new();
+    if let Some(term) = term {
+        for id in customers_where(conn, keyring, field, &term)? {
+            if let Some(c) = customer_in_scope(conn, keyring, scope, &id)? {
+                found.push(c);
+            }
+        }
+    }
+    Ok(KeyMatch::Pi(found))
 }
 
 /// Customers whose `field` equals the normalised `term` (through the blind index with a
