@@ -179,6 +179,18 @@ pub enum PiKey<'a> {
     Phone(&'a str),
 }
 
+impl PiKey<'_> {
+    /// The field it is looked up in (`pii::FIELD_ID_NUMBER` or `pii::FIELD_PHONE`) and its
+    /// value normalised like stored values; `None` for a value that is no such number.
+    #[must_use]
+    pub fn field_and_term(self) -> (&'static str, Option<String>) {
+        match self {
+            Self::IdNumber(raw) => (pii::FIELD_ID_NUMBER, pii::normalise_id_number(raw)),
+            Self::Phone(raw) => (pii::FIELD_PHONE, pii::normalise_phone(raw)),
+        }
+    }
+}
+
 /// What [`Store::customers_by_key`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyMatch {

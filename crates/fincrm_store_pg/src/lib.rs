@@ -890,17 +890,10 @@ impl Store for PgStore {
         number: Option<&CustomerId>,
         pi: Option<PiKey<'_>>,
     ) -> StoreResult<KeyMatch> {
-        use fincrm_store::pii::{
-            FIELD_ID_NUMBER, FIELD_PHONE, lookup_term, normalise_id_number, normalise_phone,
-        };
-        let term = match pi {
-            Some(PiKey::IdNumber(raw)) => normalise_id_number(raw)
-                .map(|t| lookup_term(self.keyring.as_deref(), FIELD_ID_NUMBER, &t)),
-            Some(PiKey::Phone(raw)) => {
-                normalise_phone(raw).map(|t| lookup_term(self.keyring.as_deref(), FIELD_PHONE, &t))
-            }
-            None => None,
-        };
+        let term = pi.and_then(|key| {
+            let (field, term) = key.field_and_term();
+            term.map(|t| fincrm_store::pii::lookup_term(self.keyring.as_deref(), field, &t))
+        });
         let nothing = if pi.is_some() {
             KeyMatch::Pi(Vec::new())
         } else {

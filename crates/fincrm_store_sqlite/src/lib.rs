@@ -856,14 +856,7 @@ impl Store for SqliteStore {
         number: Option<&CustomerId>,
         pi: Option<PiKey<'_>>,
     ) -> StoreResult<KeyMatch> {
-        use fincrm_store::pii::{
-            FIELD_ID_NUMBER, FIELD_PHONE, normalise_id_number, normalise_phone,
-        };
-        let pi = match pi {
-            None => None,
-            Some(PiKey::IdNumber(raw)) => Some((FIELD_ID_NUMBER, normalise_id_number(raw))),
-            Some(PiKey::Phone(raw)) => Some((FIELD_PHONE, normalise_phone(raw))),
-        };
+        let pi = pi.map(PiKey::field_and_term);
         if number.is_none() && pi.is_none() {
             return Ok(KeyMatch::Neither);
         }
